@@ -1,0 +1,168 @@
+"""The Python API: ``gankit.train(...) -> Run`` and ``gankit.load(run_dir) -> Run``."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gankit import config as cfgmod
+from gankit.config import Config
+from gankit.errors import ConfigError
+from gankit.recipes import RECIPES, Recipe
+from gankit.train.checkpoint import LATEST, load_checkpoint
+from gankit.train.rundir import RunDir
+from gankit.train.trainer import Trainer, configure_determinism
+from gankit.types import DataInfo
+
+# keys that may change when a run is resumed: they do not touch the networks or the data order
+RESUMABLE_KEYS = ("train.steps", "train.checkpoint_every", "train.sample_every", "train.log_every",
+                  "train.keep_checkpoints", "train.progress", "device")
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' -> CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r} but CUDA is not available here; use device=cpu or device=auto")
+    return device
+
+
+class Run:
+    """A trained (or training) GAN in its run directory."""
+
+    def __init__(self, path: Path, cfg: Config, recipe: Recipe, data: DataInfo, step: int, device: torch.device) -> None:
+        self.path, self.config, self.recipe, self.data, self.step, self.device = path, cfg, recipe, data, step, device
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, preset={self.config.preset!r}, data={self.data.name!r}, step={self.step})"
+
+    def _generator(self, seed: int | None) -> torch.Generator | None:
+        return torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
+
+    def _labels(self, n: int, labels: int | list[int] | Tensor | None) -> Tensor | None:
+        if labels is None:
+            return None
+        classes = self._label_classes()
+        if not classes:
+            raise ConfigError(f"preset {self.config.preset!r} is not conditional: it cannot sample a chosen class")
+        labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).reshape(-1)
+        labels = labels.expand(n) if labels.numel() == 1 else labels
+        if labels.numel() != n or int(labels.min()) < 0 or int(labels.max()) >= classes:
+            raise ConfigError(f"class labels must be {n} values in 0..{classes - 1}, got {labels.tolist()[:8]}")
+        return labels
+
+    def _label_classes(self) -> int:
+        """Classes a label may pick: G's classes, or InfoGAN's first categorical code."""
+        if getattr(self.recipe, "num_classes", 0):
+            return self.recipe.num_classes
+        layout = getattr(self.recipe, "layout", None)
+        return layout.cat_dims[0] if layout is not None and layout.cat_dims else 0
+
+    def sample(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Tensor:
+        """n samples on the CPU (images (n, C, H, W) in [-1, 1], or points (n, D)).
+
+        ``labels``: a class (or one per sample) for conditional recipes; for InfoGAN, the
+        value of the first categorical code.
+        """
+        latent = self.recipe.sample_latent(n, labels=self._labels(n, labels), generator=self._generator(seed))
+        return self.recipe.generate(latent).float().cpu()
+
+    def interpolate(self, rows: int = 8, steps: int = 10, *, code: str | None = None, seed: int | None = None) -> Tensor:
+        """A latent walk: (rows * steps, ...) samples, row-major; ``code`` varies one InfoGAN code."""
+        latent = self.recipe.walk(rows, steps, code=code, generator=self._generator(seed))
+        return self.recipe.generate(latent).float().cpu()
+
+    def info(self) -> dict[str, Any]:
+        n_params = {name: sum(p.numel() for p in params) for name, params in self.recipe.param_groups().items()}
+        return {"path": str(self.path), "preset": self.config.preset, "recipe": self.config.recipe,
+                "paper": self.config.paper, "data": self.data.to_dict(), "step": self.step,
+                "steps": self.config.train.steps, "parameters": n_params, "ema": self.config.ema,
+                "loss": self.config.loss, "codes": self.recipe.code_names()}
+
+
+def build_recipe(cfg: Config, data: DataInfo, device: torch.device) -> Recipe:
+    """The recipe named by the config, with networks for ``data``, on ``device``."""
+    torch.manual_seed(cfg.seed)
+    recipe = RECIPES.get(cfg.recipe).from_config(cfg, data).to(device)
+    if cfg.ema is not None:
+        recipe.enable_ema(cfg.ema)
+    return recipe
+
+
+def load(run_dir: str | Path, *, device: str = "auto", checkpoint: str | Path | None = None) -> Run:
+    """A finished or checkpointed run, ready to sample from."""
+    run = RunDir(run_dir)
+    if not run.config.is_file():
+        raise ConfigError(f"{run.path} is not a gankit run directory (no config.yaml)")
+    cfg = cfgmod.from_yaml(run.config)
+    dev = pick_device(device)
+    state = load_checkpoint(Path(checkpoint) if checkpoint else run.checkpoints / LATEST, map_location=dev)
+    data = DataInfo.from_dict(state["data"])
+    recipe = build_recipe(cfg, data, dev)
+    recipe.load_state_dict(state["recipe"])
+    recipe.eval()
+    return Run(run.path, cfg, recipe, data, int(state["step"]), dev)
+
+
+def default_out(cfg: Config) -> Path:
+    return Path("runs") / f"{cfg.preset}-{Path(cfg.data.name).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def train(preset: str, data: str | None = None, *, out: str | Path | None = None,
+          overrides: list[str] | None = None, **config: Any) -> Run:
+    """Train ``preset`` (e.g. "dcgan") on ``data``; returns the finished Run.
+
+    Config values come as nested keyword arguments (``train={"steps": 500}``,
+    ``loss="hinge"``) and/or ``key=value`` strings in ``overrides``.
+    """
+    cfg = cfgmod.resolve(preset, data, overrides, extra=config or None)
+    run = RunDir(out or default_out(cfg))
+    run.create()
+    run.write_text(run.config, cfgmod.to_yaml(cfg))
+    return _fit(cfg, run, resume=False)
+
+
+def resume(run_dir: str | Path, overrides: list[str] | None = None) -> Run:
+    """Continue a run from its latest checkpoint (exactly, in deterministic mode)."""
+    run = RunDir(run_dir)
+    if not run.config.is_file():
+        raise ConfigError(f"cannot resume {run.path}: no config.yaml there (is it a gankit run directory?)")
+    cfg = cfgmod.from_yaml(run.config)
+    if overrides:
+        for item in overrides:
+            key = item.split("=", 1)[0]
+            if key not in RESUMABLE_KEYS:
+                raise ConfigError(f"{key} cannot change when resuming (it would change the networks, data or "
+                                  f"optimisation); allowed: {', '.join(RESUMABLE_KEYS)}")
+        cfg = cfgmod.validate(cfgmod._merge([cfg, cfgmod.parse_overrides(overrides)]))
+        run.write_text(run.config, cfgmod.to_yaml(cfg))
+    return _fit(cfg, run, resume=True)
+
+
+def _fit(cfg: Config, run: RunDir, *, resume: bool) -> Run:
+    from gankit.data import InMemoryLoader, load_dataset
+
+    configure_determinism(cfg.train.deterministic)
+    device = pick_device(cfg.device)
+    dataset = load_dataset(cfg.data.name, split=cfg.data.split, image_size=cfg.data.image_size,
+                           channels=cfg.data.channels, root=cfg.data.root, limit=cfg.data.limit, seed=cfg.seed).to(device)
+    info = DataInfo(dataset.name, dataset.sample_shape, dataset.num_classes, dataset.kind, dataset.class_names)
+    recipe = build_recipe(cfg, info, device)
+    loader = InMemoryLoader(dataset, cfg.train.batch_size, seed=cfg.seed)
+    reference = dataset.x[:2000] if dataset.kind == "points" else None
+    trainer = Trainer(recipe, loader, cfg, run, device, info, reference=reference)
+    if resume:
+        trainer.resume()
+    trainer.fit()
+    from gankit.report import write_report
+
+    write_report(run.path)
+    return Run(run.path, cfg, recipe, info, trainer.step, device)

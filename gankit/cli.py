@@ -1,0 +1,175 @@
+"""The command line: parse -> config -> library call. Verbs in the style of git."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from gankit.errors import GankitError
+
+EXIT_BAD_INPUT = 2
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    from gankit import config
+    from gankit.data import list_datasets
+    from gankit.losses import LOSSES, PENALTIES
+    from gankit.nets import ARCHS
+    from gankit.recipes import RECIPES
+
+    sections = [
+        ("presets (gankit train PRESET)", [(p, config.preset_paper(p)) for p in config.list_presets()]),
+        ("recipes (data flows; presets build on them)", [(n, RECIPES.doc(n)) for n in RECIPES]),
+        ("losses (loss=...)", [(n, LOSSES.doc(n)) for n in LOSSES]),
+        ("penalties (penalties=[...])", [(n, PENALTIES.doc(n)) for n in PENALTIES]),
+        ("architectures (model.arch=...)", [(n, ARCHS.doc(n)) for n in ARCHS]),
+        ("data sets (--data ...; or a path to an image folder or .npz)", list_datasets()),
+    ]
+    for title, rows in sections:
+        print(f"{title}:")
+        width = max(len(name) for name, _ in rows)
+        for name, doc in rows:
+            print(f"  {name:<{width}}  {doc}")
+        print()
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import gankit
+
+    overrides = list(args.overrides)
+    if args.resume:
+        if args.preset and "=" in args.preset:
+            overrides.insert(0, args.preset)
+        elif args.preset:
+            raise GankitError(f"--resume continues a run with its own preset; drop {args.preset!r}")
+        run = gankit.resume(args.resume, overrides)
+    else:
+        if not args.preset:
+            raise GankitError("train needs a preset (e.g. `gankit train dcgan --data digits`) or --resume RUN_DIR; "
+                              "`gankit list` shows the presets")
+        run = gankit.train(args.preset, args.data, out=args.out, overrides=overrides)
+    print(f"run directory: {run.path}")
+    print(f"samples:       {run.path / 'samples'}")
+    print(f"report:        {run.path / 'report.html'}")
+
+
+def _write_image(image, out: Path) -> None:  # noqa: ANN001
+    from gankit.viz import save_png
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    save_png(image, tmp)
+    os.replace(tmp, out)
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    import gankit
+    from gankit.viz import picture
+
+    run = gankit.load(args.run, device=args.device)
+    samples = run.sample(args.n, labels=args.class_, seed=args.seed)
+    _write_image(picture(samples), Path(args.out))
+    print(f"wrote {args.n} samples to {args.out}")
+
+
+def cmd_interpolate(args: argparse.Namespace) -> None:
+    import gankit
+    from gankit.viz import picture, save_gif
+
+    run = gankit.load(args.run, device=args.device)
+    walk = run.interpolate(args.rows, args.steps, code=args.code, seed=args.seed)
+    out = Path(args.out)
+    if out.suffix.lower() == ".gif":
+        frames = walk.view(args.rows, args.steps, *walk.shape[1:]).transpose(0, 1)  # one frame per step
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_gif([picture(f, nrow=args.rows) for f in frames], out)
+    else:
+        _write_image(picture(walk, nrow=args.steps), out)
+    print(f"wrote a {args.rows}x{args.steps} latent walk to {out}")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    import gankit
+
+    print(json.dumps(gankit.load(args.run, device="cpu").info(), indent=2))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from gankit.report import write_report
+
+    if not (Path(args.run) / "config.yaml").is_file():
+        raise GankitError(f"{args.run} is not a gankit run directory (no config.yaml)")
+    print(f"wrote {write_report(args.run)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gankit", description="Train, sample and inspect GANs.")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    sub.add_parser("list", help="presets, recipes, losses, penalties, data sets").set_defaults(fn=cmd_list)
+
+    p = sub.add_parser("train", help="train a preset: gankit train dcgan --data mnist train.steps=5000")
+    p.add_argument("preset", nargs="?", help="preset name (gankit list)")
+    p.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. loss=hinge optim.lr=1e-4")
+    p.add_argument("--data", help="data set name, image folder or .npz (default: the preset's)")
+    p.add_argument("--out", help="run directory (default: runs/PRESET-DATA-TIME); never overwritten")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("sample", help="a grid of samples from a run")
+    p.add_argument("run")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--out", default="samples.png")
+    p.add_argument("--class", dest="class_", type=int, help="class to sample (conditional presets; InfoGAN: cat0)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_sample)
+
+    p = sub.add_parser("interpolate", help="a latent walk as a PNG grid or GIF")
+    p.add_argument("run")
+    p.add_argument("--out", default="walk.png", help=".png (grid) or .gif (animation)")
+    p.add_argument("--rows", type=int, default=8)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--code", help="vary one InfoGAN code (cat0, cont0, ...) instead of z")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_interpolate)
+
+    p = sub.add_parser("info", help="what a run is: preset, data, step, parameters")
+    p.add_argument("run")
+    p.set_defaults(fn=cmd_info)
+
+    p = sub.add_parser("report", help="write RUN/report.html")
+    p.add_argument("run")
+    p.set_defaults(fn=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse cannot take positionals after options, so key=value overrides may arrive here
+    unknown_args = [a for a in extra if args.verb != "train" or a.startswith("-") or "=" not in a]
+    if unknown_args:
+        parser.error(f"unrecognized arguments: {' '.join(unknown_args)}")
+    if args.verb == "train":
+        args.overrides = list(args.overrides) + extra
+    for name in ("n", "rows", "steps"):
+        if getattr(args, name, 1) is not None and getattr(args, name, 1) < 1:
+            print(f"gankit: error: --{name} must be >= 1", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    try:
+        args.fn(args)
+    except GankitError as e:
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("gankit: interrupted; continue from the last checkpoint with `gankit train --resume RUN_DIR`", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

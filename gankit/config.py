@@ -1,0 +1,199 @@
+"""Typed configuration: dataclass defaults <- preset YAML <- data-set preset <- key=value overrides.
+
+The dataclass fields are the only place a hyperparameter is declared. Presets live in
+``gankit/configs/<preset>/default.yaml`` with optional ``<data set>.yaml`` files that
+override it for one data set.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from gankit.errors import ConfigError, unknown
+from gankit.nets import ModelConfig
+
+PRESET_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class DataConfig:
+    name: str = "digits"  # registered data set, .npz file or image folder
+    root: str | None = None  # folder holding mnist.npz etc. (else $GANKIT_DATA, ~/.cache/gankit/data)
+    split: str = "train"
+    image_size: int | None = None  # null: the data set's natural size
+    channels: int | None = None  # null: the data set's own (1 or 3)
+    limit: int | None = None  # keep only this many samples (a fixed random subset)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # adam | rmsprop
+    lr: float = 2e-4  # both networks, unless lr_g / lr_d set
+    lr_g: float | None = None  # TTUR (Heusel et al. 2017): separate learning rates
+    lr_d: float | None = None
+    beta1: float = 0.5
+    beta2: float = 0.999
+    decay_start: int | None = None  # step after which the lr decays linearly to 0 at train.steps
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # generator updates
+    batch_size: int = 64
+    checkpoint_every: int = 500
+    sample_every: int = 250
+    log_every: int = 25
+    keep_checkpoints: int = 2  # numbered checkpoints kept besides latest.pt
+    n_samples: int = 64  # fixed-z grid size
+    progress: bool = True
+    deterministic: bool = False  # bitwise-reproducible kernels (slower on GPU)
+
+
+@dataclass
+class Config:
+    preset: str = "dcgan"
+    paper: str = ""
+    recipe: str = "gan"  # registered recipe class
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: str = "nonsat"  # minimax | nonsat | lsgan | wasserstein | hinge
+    penalties: list[Any] = field(default_factory=list)  # e.g. [gp] or [{name: r1, weight: 5}]
+    terms: list[Any] = field(default_factory=list)  # auxiliary losses, e.g. [classification] (AC-GAN)
+    conditional: bool = False  # G is conditioned on class labels (cGAN)
+    n_critic: int = 1  # D updates per G update
+    recipe_args: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments of the recipe
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    ema: float | None = 0.999  # decay of the generator's moving average; null: off
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str | None = None  # bf16 (mixed precision) | null
+
+
+def list_presets() -> list[str]:
+    return sorted(p.name for p in PRESET_DIR.iterdir() if (p / "default.yaml").is_file())
+
+
+def preset_paper(name: str) -> str:
+    return str(OmegaConf.load(PRESET_DIR / name / "default.yaml").get("paper", ""))
+
+
+def valid_keys(cls: type = Config, prefix: str = "") -> list[str]:
+    """Every dotted key the config accepts, e.g. 'train.steps'."""
+    keys = []
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(f.default_factory if f.default_factory is not dataclasses.MISSING else None):
+            keys += valid_keys(f.default_factory, prefix + f.name + ".")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def _check_keys(node: Any, prefix: str, source: str) -> None:
+    """Reject unknown keys with the nearest valid names (recipe_args is free-form)."""
+    if not isinstance(node, (dict, DictConfig)):
+        return
+    keys = valid_keys()
+    for k, v in node.items():
+        full = f"{prefix}{k}"
+        if full == "recipe_args":
+            continue
+        if full not in keys and not any(key.startswith(full + ".") for key in keys):
+            raise ConfigError(f"{source}: {unknown('config key', full, keys)}")
+        _check_keys(v, full + ".", source)
+
+
+def parse_overrides(overrides: list[str]) -> DictConfig:
+    """`key=value` strings -> a nested config; values parsed as YAML (numbers, lists, null)."""
+    for item in overrides:
+        if "=" not in item or item.startswith("="):
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.steps=500)")
+    try:
+        node = OmegaConf.from_dotlist(list(overrides))
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"cannot parse overrides {overrides}: {e}") from None
+    _check_keys(OmegaConf.to_container(node), "", "override")
+    return node
+
+
+def resolve(preset: str, data: str | None = None, overrides: list[str] | None = None,
+            extra: dict[str, Any] | None = None) -> Config:
+    """The full config for ``preset`` on ``data`` with overrides applied and validated."""
+    if preset not in list_presets():
+        raise ConfigError(unknown("preset", preset, list_presets()))
+    layers = [OmegaConf.structured(Config), _load_yaml(PRESET_DIR / preset / "default.yaml"), {"preset": preset}]
+    data_name = data or OmegaConf.select(layers[1], "data.name") or DataConfig.name
+    data_preset = PRESET_DIR / preset / f"{Path(str(data_name)).stem}.yaml"
+    if data_preset.is_file():
+        layers.append(_load_yaml(data_preset))
+    if data is not None:
+        layers.append({"data": {"name": data}})
+    if extra:
+        _check_keys(extra, "", "argument")
+        layers.append(extra)
+    layers.append(parse_overrides(overrides or []))
+    return validate(_merge(layers))
+
+
+def from_yaml(path: Path) -> Config:
+    """A config saved in a run directory."""
+    return validate(_merge([OmegaConf.structured(Config), _load_yaml(path)]))
+
+
+def to_yaml(cfg: Config) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def _load_yaml(path: Path) -> DictConfig:
+    node = OmegaConf.load(path)
+    _check_keys(OmegaConf.to_container(node), "", str(path))
+    return node
+
+
+def _merge(layers: list) -> Config:
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(*layers))  # type: ignore[return-value]
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None) or "?"
+        raise ConfigError(f"bad value for {key}: {_first_line(e)}") from None
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0]
+
+
+def _require(ok: bool, key: str, rule: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r}: {rule}")
+
+
+def validate(cfg: Config) -> Config:
+    """Value rules a type check cannot express; each error names the key and the rule."""
+    t, o = cfg.train, cfg.optim
+    for key, value in [("train.steps", t.steps), ("train.batch_size", t.batch_size), ("train.checkpoint_every", t.checkpoint_every),
+                       ("train.sample_every", t.sample_every), ("train.log_every", t.log_every), ("train.n_samples", t.n_samples),
+                       ("n_critic", cfg.n_critic), ("model.z_dim", cfg.model.z_dim), ("model.g_width", cfg.model.g_width),
+                       ("model.d_width", cfg.model.d_width)]:
+        _require(value >= 1, key, "must be >= 1", value)
+    _require(t.keep_checkpoints >= 0, "train.keep_checkpoints", "must be >= 0", t.keep_checkpoints)
+    for key, value in [("optim.lr", o.lr), ("optim.lr_g", o.lr_g), ("optim.lr_d", o.lr_d)]:
+        _require(value is None or (value > 0 and math.isfinite(value)), key, "learning rate must be > 0", value)
+    _require(0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, "optim.beta1/beta2", "must be in [0, 1)", (o.beta1, o.beta2))
+    _require(o.name in ("adam", "rmsprop"), "optim.name", "must be adam or rmsprop", o.name)
+    _require(o.decay_start is None or 0 <= o.decay_start < t.steps, "optim.decay_start", "must be in [0, train.steps)", o.decay_start)
+    _require(cfg.ema is None or 0 < cfg.ema < 1, "ema", "decay must be in (0, 1), or null for off", cfg.ema)
+    _require(cfg.amp in (None, "bf16"), "amp", "must be bf16 or null", cfg.amp)
+    _require(cfg.data.image_size is None or cfg.data.image_size >= 4, "data.image_size", "must be >= 4", cfg.data.image_size)
+    _require(cfg.data.channels in (None, 1, 3), "data.channels", "must be 1 or 3", cfg.data.channels)
+    from gankit.losses import LOSSES
+    from gankit.recipes import RECIPES
+
+    LOSSES.get(cfg.loss)
+    RECIPES.get(cfg.recipe)
+    return cfg

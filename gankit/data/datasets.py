@@ -1,0 +1,185 @@
+"""The data set registry and ``load_dataset``: names, .npz files and image folders -> Dataset.
+
+Rules worth knowing:
+- ``digits``: sklearn's 1797 8x8 digits, shuffled once with a fixed seed (0, not ``seed``);
+  train = the first 1500, test = the remaining 297, all = every sample in sklearn's order.
+- ``mnist`` / ``fashion-mnist`` / ``cifar10``: ``<name>.npz`` is looked up in ``root``, then
+  ``$GANKIT_DATA``, then ``~/.cache/gankit/data``; otherwise torchvision downloads into
+  ``~/.cache/gankit/data/torchvision``.
+- Any other name containing a path separator, a suffix, a leading ``.``/``~``, or naming an
+  existing entry is a path: an ``.npz`` (same arrays) or an image folder (see ``folder.py``;
+  default size = the first image's smaller side rounded down to a power of two, within [4, 64]).
+- ``limit`` keeps the first ``limit`` samples after a shuffle seeded by ``seed`` (a cap, not an
+  error, when larger than the data set); for ring8/grid25 it is the number of points drawn.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from gankit.data.dataset import (Dataset, check_split, convert_channels, labels_tensor, pixels_to_tensor,
+                                 resize_images, subset)
+from gankit.data.folder import MIN_SIZE, read_folder
+from gankit.data.npz import load_named_npz, read_npz
+from gankit.data.synthetic import sample_mixture
+from gankit.errors import DataError, unknown
+from gankit.registry import Registry
+
+
+class DatasetLoader(Protocol):
+    """A registered loader: returns the data set at its stored size; load_dataset does the rest."""
+
+    image_size: int | None  # the natural size (None for points)
+
+    def __call__(self, *, split: str, root: str | None, limit: int | None, seed: int) -> Dataset: ...
+
+
+DATASETS: Registry[DatasetLoader] = Registry("data set", error=DataError)
+
+DIGITS_TRAIN_SIZE = 1500
+DIGITS_SPLIT_SEED = 0  # fixed, independent of ``seed``: the train/test split must never move
+DIGIT_NAMES = tuple(str(digit) for digit in range(10))
+FASHION_MNIST_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def _with_classes(data: Dataset, class_names: tuple[str, ...]) -> Dataset:
+    """Attach the official class names (a label-free user .npz keeps none)."""
+    if data.y is None:
+        return data
+    return replace(data, class_names=list(class_names), num_classes=len(class_names))
+
+
+def register_dataset(name: str, *,
+                     image_size: int | None) -> Callable[[Callable[..., Dataset]], DatasetLoader]:
+    """Register a loader under ``name``, recording its natural image size (None for points)."""
+    def add(loader: Callable[..., Dataset]) -> DatasetLoader:
+        loader.image_size = image_size  # type: ignore[attr-defined]
+        return DATASETS.register(name)(loader)  # type: ignore[arg-type]
+    return add
+
+
+@register_dataset("ring8", image_size=None)
+def _ring8(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """8 2D Gaussians on a circle of radius 1, std 0.01 (PacGAN); 50,000 points."""
+    return sample_mixture("ring8", split=split, count=limit, seed=seed)
+
+
+@register_dataset("grid25", image_size=None)
+def _grid25(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """25 2D Gaussians on the grid {-4,-2,0,2,4}^2, std 0.05 (PacGAN); 50,000 points."""
+    return sample_mixture("grid25", split=split, count=limit, seed=seed)
+
+
+@register_dataset("digits", image_size=16)
+def _digits(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """scikit-learn's bundled 8x8 digits at 16x16, offline (train 1500 / test 297 after a fixed shuffle)."""
+    from sklearn.datasets import load_digits  # imported here: sklearn is slow to import
+
+    bunch = load_digits()
+    order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(bunch.target))
+    keep = {"train": order[:DIGITS_TRAIN_SIZE], "test": order[DIGITS_TRAIN_SIZE:],
+            "all": np.arange(len(order))}[split]
+    x = pixels_to_tensor(bunch.images[keep], max_value=16.0)  # (N, 1, 8, 8); load_dataset resizes to 16
+    return Dataset(name="digits", x=x, y=labels_tensor(bunch.target[keep]), num_classes=10, kind="image",
+                   class_names=list(DIGIT_NAMES))
+
+
+@register_dataset("mnist", image_size=28)
+def _mnist(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """MNIST handwritten digits, 28x28 gray (mnist.npz in data.root / $GANKIT_DATA, else download)."""
+    data = load_named_npz("mnist", "mnist.npz", "MNIST", split=split, root=root)
+    return _with_classes(data, DIGIT_NAMES)
+
+
+@register_dataset("fashion-mnist", image_size=28)
+def _fashion_mnist(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """Fashion-MNIST clothing, 28x28 gray (fashion_mnist.npz in data.root / $GANKIT_DATA, else download)."""
+    data = load_named_npz("fashion-mnist", "fashion_mnist.npz", "FashionMNIST", split=split, root=root)
+    return _with_classes(data, FASHION_MNIST_NAMES)
+
+
+@register_dataset("cifar10", image_size=32)
+def _cifar10(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """CIFAR-10, 32x32 RGB, 10 classes (cifar10.npz in data.root / $GANKIT_DATA, else download)."""
+    data = load_named_npz("cifar10", "cifar10.npz", "CIFAR10", split=split, root=root)
+    return _with_classes(data, CIFAR10_NAMES)
+
+
+def default_image_size(name: str) -> int | None:
+    """The natural image size of a registered data set; None for points and for paths."""
+    return DATASETS.get(name).image_size if name in DATASETS else None
+
+
+def list_datasets() -> list[tuple[str, str]]:
+    """(name, one-line description) for every registered data set, sorted by name."""
+    return [(name, DATASETS.doc(name)) for name in DATASETS.names()]
+
+
+def _check_options(image_size: int | None, channels: int | None, limit: int | None) -> None:
+    """Reject bad option values, naming the field."""
+    if image_size is not None and (not isinstance(image_size, int) or image_size < MIN_SIZE):
+        raise DataError(f"image_size must be an integer >= {MIN_SIZE} (or None for the natural size); "
+                        f"got {image_size!r}")
+    if channels is not None and channels not in (1, 3):
+        raise DataError(f"channels must be 1 or 3 (or None to keep the data set's own); got {channels!r}")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise DataError(f"limit must be a positive integer (or None for everything); got {limit!r}")
+
+
+def _looks_like_path(name: str) -> bool:
+    """Names with a separator, a file suffix or an existing entry are paths, not registry names."""
+    path = Path(name)
+    return "/" in name or os.sep in name or name.startswith(("~", ".")) or path.suffix != "" or path.exists()
+
+
+def load_path(path: Path, *, name: str, split: str, image_size: int | None, channels: int | None) -> Dataset:
+    """An .npz archive or an image folder given by path."""
+    if not path.exists():
+        raise DataError(f"data set path {name!r} does not exist (looked at {path.resolve()}); as a name: "
+                        f"{unknown('data set', name, DATASETS.names())}")
+    if path.is_dir():
+        if split == "test":
+            raise DataError(f"image folder {path} has a single split; use split='train' or 'all'")
+        return read_folder(path, name=name, image_size=image_size, channels=channels)
+    if path.suffix.lower() != ".npz":
+        raise DataError(f"{path} is neither an image folder nor an .npz archive")
+    return read_npz(path, name=name, split=split)
+
+
+def _finish(data: Dataset, *, image_size: int | None, channels: int | None,
+            limit: int | None, seed: int) -> Dataset:
+    """Apply limit, then resize and channel conversion to image data."""
+    if limit is not None:
+        data = subset(data, limit, seed)
+    if data.kind == "points":
+        if image_size is not None or channels is not None:
+            raise DataError(f"{data.name!r} is a 2D point data set; image_size and channels must be None")
+        return data
+    if image_size is not None:
+        data = resize_images(data, image_size)
+    return convert_channels(data, channels) if channels is not None else data
+
+
+def load_dataset(name: str, *, split: str = "train", image_size: int | None = None,
+                 channels: int | None = None, root: str | None = None,
+                 limit: int | None = None, seed: int = 0) -> Dataset:
+    """Load a registered data set, an .npz file or an image folder into memory (CPU tensors)."""
+    check_split(split)
+    _check_options(image_size, channels, limit)
+    if name in DATASETS:
+        data = DATASETS.get(name)(split=split, root=root, limit=limit, seed=seed)
+        size = image_size if image_size is not None else default_image_size(name)
+    elif _looks_like_path(name):
+        path = Path(name).expanduser()
+        data = load_path(path, name=name, split=split, image_size=image_size, channels=channels)
+        size = image_size
+    else:
+        raise DataError(unknown("data set", name, DATASETS.names()))
+    return _finish(data, image_size=size, channels=channels, limit=limit, seed=seed)

@@ -1,0 +1,94 @@
+"""Discriminator regularisers: small objects with a weight, applied in the D phase.
+
+A penalty sees the critic as a function ``critic(x) -> (B,)`` so it can take
+gradients with respect to the input. ``constrain`` runs after each optimiser step
+of D (weight clipping lives there).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from gankit.registry import Registry
+
+Critic = Callable[[Tensor], Tensor]
+PENALTIES: Registry[type["Penalty"]] = Registry("penalty")
+
+
+class Penalty:
+    """Base: ``loss`` returns a weighted scalar (or None when this step skips it)."""
+
+    weight: float = 1.0
+    every: int = 1
+
+    def loss(self, *, critic: Critic, real: Tensor, fake: Tensor, step: int) -> Tensor | None:
+        return None
+
+    def constrain(self, D: nn.Module) -> None:
+        """Called after each D optimiser step."""
+
+    def _active(self, step: int) -> bool:
+        return step % self.every == 0
+
+
+def input_gradient(critic: Critic, x: Tensor) -> Tensor:
+    """d sum(critic(x)) / dx, kept in the graph so the penalty can be back-propagated. (B, ...)"""
+    x = x.detach().requires_grad_(True)
+    out = critic(x)
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return grad
+
+
+@PENALTIES.register("gp")
+@dataclass
+class GradientPenalty(Penalty):
+    """Gulrajani et al. 2017 (WGAN-GP): weight * (||grad D(x_hat)|| - target)^2 on random interpolates."""
+
+    weight: float = 10.0
+    target: float = 1.0
+    every: int = 1
+
+    def loss(self, *, critic: Critic, real: Tensor, fake: Tensor, step: int) -> Tensor | None:
+        if not self._active(step):
+            return None
+        alpha_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+        alpha = torch.rand(alpha_shape, device=real.device, dtype=real.dtype)
+        x_hat = alpha * real.detach() + (1 - alpha) * fake.detach()
+        return self.weight * self.every * gradient_penalty_at(critic, x_hat, target=self.target)
+
+
+def gradient_penalty_at(critic: Critic, x: Tensor, *, target: float = 1.0) -> Tensor:
+    """Mean over the batch of (||grad critic(x)||_2 - target)^2."""
+    grad = input_gradient(critic, x).flatten(1)
+    return ((grad.norm(2, dim=1) - target) ** 2).mean()
+
+
+@PENALTIES.register("r1")
+@dataclass
+class R1(Penalty):
+    """Mescheder et al. 2018: weight/2 * E||grad D(x)||^2 on real data (every>1: lazy, as StyleGAN2)."""
+
+    weight: float = 10.0
+    every: int = 1
+
+    def loss(self, *, critic: Critic, real: Tensor, fake: Tensor, step: int) -> Tensor | None:
+        if not self._active(step):
+            return None
+        grad = input_gradient(critic, real).flatten(1)
+        return 0.5 * self.weight * self.every * grad.pow(2).sum(dim=1).mean()
+
+
+@PENALTIES.register("clip")
+@dataclass
+class WeightClip(Penalty):
+    """Arjovsky et al. 2017 (WGAN): clamp every D parameter to [-clip, clip] after each step."""
+
+    clip: float = 0.01
+
+    @torch.no_grad()
+    def constrain(self, D: nn.Module) -> None:
+        for p in D.parameters():
+            p.clamp_(-self.clip, self.clip)

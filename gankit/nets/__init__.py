@@ -1,0 +1,61 @@
+"""Architectures as plain nn.Modules; resolution and width are arguments.
+
+``build_nets(spec, cfg)`` returns (G, D) for any registered architecture:
+G(z, y=None) -> samples of ``spec.sample_shape``; D(x, y=None) -> DOut.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from gankit.registry import Registry
+
+ARCHS: Registry[tuple[type[nn.Module], type[nn.Module]]] = Registry("architecture")
+
+
+@dataclass
+class ModelConfig:
+    """Network hyperparameters shared by all architectures (the `model.*` config keys)."""
+
+    arch: str = "dcgan"  # mlp | dcgan | resnet
+    z_dim: int = 100  # noise dimension (InfoGAN codes are added on top)
+    g_width: int = 64  # G channels at full resolution (hidden units for mlp)
+    d_width: int = 64  # D channels at full resolution (hidden units for mlp)
+    g_layers: int = 3  # hidden layers of the mlp generator
+    d_layers: int = 3  # hidden layers of the mlp discriminator
+    g_norm: str | None = "batch"  # batch | instance | layer | null
+    d_norm: str | None = "batch"  # batch | instance | layer | null (use layer or null with GP)
+    g_spectral_norm: bool = False  # spectral norm on G's layers (SAGAN)
+    d_spectral_norm: bool = False  # spectral norm on D's layers (SNGAN, SAGAN)
+    attention: int | None = None  # resolution of a self-attention block in G and D (SAGAN)
+    label_input: str | None = None  # how D sees labels: concat | projection | null
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """What the data and the recipe ask of the networks."""
+
+    sample_shape: tuple[int, ...]  # (C, H, W) for images, (D,) for points
+    z_dim: int  # length of G's input vector
+    g_classes: int = 0  # classes G is conditioned on (0 = unconditional)
+    d_classes: int = 0  # classes D's label input sees
+    aux_dim: int = 0  # outputs of D's auxiliary head (AC-GAN classes, InfoGAN's Q)
+
+
+def build_nets(spec: NetSpec, cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
+    """Construct (G, D) of architecture ``cfg.arch`` for ``spec``."""
+    g_cls, d_cls = ARCHS.get(cfg.arch)
+    G, D = g_cls(spec, cfg), d_cls(spec, cfg)
+    if cfg.attention is not None and not any(type(m).__name__ == "SelfAttention" for m in G.modules()):
+        from gankit.errors import ConfigError
+
+        raise ConfigError(f"model.attention={cfg.attention} is not a feature-map size of this {cfg.arch} network "
+                          f"for samples of shape {spec.sample_shape}; use a size the network passes through "
+                          "(e.g. half the image size) or null")
+    return G, D
+
+
+from gankit.nets import dcgan, mlp, resnet  # noqa: E402,F401  (registers the architectures)
+
+__all__ = ["ARCHS", "ModelConfig", "NetSpec", "build_nets"]

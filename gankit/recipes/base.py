@@ -1,0 +1,153 @@
+"""The Recipe contract: networks + math, as named loss terms per training phase.
+
+A recipe never calls backward() or optimizer.step(): each phase returns a dict of
+named loss terms that the trainer sums, back-propagates, checks and logs.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from gankit.registry import Registry
+from gankit.types import Batch
+
+RECIPES: Registry[type["Recipe"]] = Registry("recipe")
+register_recipe = RECIPES.register
+LossTerms = dict[str, Tensor]
+
+
+@dataclass
+class Phase:
+    """One optimiser update: ``step(batch, step_index) -> loss terms`` trains param group ``trains``."""
+
+    name: str  # shown in logs and errors, e.g. "D" or "G"
+    step: Callable[[Batch, int], LossTerms]
+    trains: str  # key of Recipe.param_groups()
+    repeats: int = 1  # e.g. n_critic discriminator updates per generator update
+    new_batch: bool = True  # draw a fresh real batch for each repeat (False: reuse the last one)
+    after: Callable[[], None] | None = None  # runs after each optimiser step (weight clipping)
+
+
+@dataclass
+class Latent:
+    """G's input: z (B, Z) and class labels (B,) or None."""
+
+    z: Tensor
+    y: Tensor | None = None
+
+
+class EMA(nn.Module):
+    """An exponential moving average copy of a network (Karras et al. 2018; Yazici et al. 2019).
+
+    The decay ramps up as min(decay, (1 + t) / (10 + t)) so short runs are not
+    dominated by the random initialisation.
+    """
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        super().__init__()
+        self.decay = decay
+        self.net = copy.deepcopy(net).eval().requires_grad_(False)
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        t = int(self.updates)
+        decay = min(self.decay, (1 + t) / (10 + t))
+        for avg, cur in zip(self.net.parameters(), net.parameters()):
+            avg.lerp_(cur.detach(), 1 - decay)
+        for avg, cur in zip(self.net.buffers(), net.buffers()):
+            avg.copy_(cur)  # BN statistics and spectral-norm vectors follow the live network
+        self.updates += 1
+
+
+class Recipe(nn.Module):
+    """Base of every GAN variant. Subclasses build nets in ``from_config`` and define ``phases``."""
+
+    paper: str = ""
+    G: nn.Module
+    D: nn.Module
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ema: EMA | None = None
+        self.stats: dict[str, float | Tensor] = {}
+
+    @classmethod
+    def from_config(cls, cfg, data) -> "Recipe":  # noqa: ANN001  (Config, Dataset)
+        raise NotImplementedError
+
+    def phases(self) -> list[Phase]:
+        raise NotImplementedError
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters per optimiser; keys match Phase.trains. Default: G and D."""
+        return {"G": list(self.G.parameters()), "D": list(self.D.parameters())}
+
+    def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
+        raise NotImplementedError
+
+    def walk(self, rows: int, steps: int, *, code: str | None = None, generator: torch.Generator | None = None) -> Latent:
+        """A latent walk: ``rows`` spherical interpolations between two random z, ``steps`` each."""
+        if code is not None:
+            raise ValueError(f"this recipe has no latent codes (asked for {code!r})")
+        a, b = self.sample_latent(rows, generator=generator), self.sample_latent(rows, generator=generator)
+        t = torch.linspace(0, 1, steps, device=a.z.device)
+        z = torch.stack([slerp(a.z, b.z, float(ti)) for ti in t], dim=1).flatten(0, 1)  # (rows*steps, Z)
+        y = a.y.repeat_interleave(steps) if a.y is not None else None
+        return Latent(z, y)
+
+    def code_names(self) -> list[str]:
+        """Names of the interpretable latent codes (InfoGAN); empty for other recipes."""
+        return []
+
+    # --- sampling -------------------------------------------------------------
+    def enable_ema(self, decay: float) -> None:
+        self.ema = EMA(self.G, decay)
+
+    def update_ema(self) -> None:
+        if self.ema is not None:
+            self.ema.update(self.G)
+
+    def sampler(self) -> nn.Module:
+        """The network used for samples: the EMA generator when enabled."""
+        return self.ema.net if self.ema is not None else self.G
+
+    @torch.no_grad()
+    def generate(self, latent: Latent, batch_size: int = 256) -> Tensor:
+        """Samples from a given latent, in eval mode, in chunks (memory does not grow with n)."""
+        net = self.sampler()
+        was_training = net.training
+        net.eval()
+        try:
+            outs = []
+            for start in range(0, latent.z.shape[0], batch_size):
+                y = latent.y[start:start + batch_size] if latent.y is not None else None
+                outs.append(net(latent.z[start:start + batch_size], y))
+            return torch.cat(outs)
+        finally:
+            net.train(was_training)
+
+    def sample(self, n: int, labels: Tensor | None = None, *, generator: torch.Generator | None = None) -> Tensor:
+        """n new samples (images in [-1, 1]); ``labels`` picks classes for conditional recipes."""
+        return self.generate(self.sample_latent(n, labels=labels, generator=generator))
+
+    def record(self, **values: float | Tensor) -> None:
+        """Statistics (not losses) the trainer logs, e.g. mean D outputs."""
+        self.stats.update(values)
+
+
+def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
+    """Spherical interpolation between rows of a and b (White 2016), linear when they are parallel."""
+    a_n, b_n = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+    omega = torch.acos((a_n * b_n).sum(1).clamp(-1 + 1e-7, 1 - 1e-7))[:, None]
+    so = torch.sin(omega)
+    if float(so.abs().min()) < 1e-6:
+        return (1 - t) * a + t * b
+    return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
+
+
+__all__ = ["RECIPES", "register_recipe", "Recipe", "Phase", "Latent", "EMA", "LossTerms", "slerp"]

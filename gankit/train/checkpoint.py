@@ -1,0 +1,100 @@
+"""Atomic, pickle-free checkpoints.
+
+A checkpoint is a nested dict of tensors and plain Python values written with
+``torch.save`` and read back with ``torch.load(weights_only=True)``, which refuses
+to unpickle arbitrary objects. Writes go to a temporary file in the same folder,
+are fsync'ed and then renamed over the target, so a crash mid-write never leaves a
+broken ``latest.pt``.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gankit.errors import CheckpointError
+
+LATEST = "latest.pt"
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to ``path`` so that a reader sees the old file or the new one, never a part."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(state: dict[str, Any], folder: Path, step: int, keep: int) -> Path:
+    """Write ``step_XXXXXXX.pt`` and make ``latest.pt`` point at it; keep the ``keep`` newest numbered files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    numbered = folder / f"step_{step:07d}.pt"
+    atomic_save(state, numbered)
+    tmp_link = folder / f".{LATEST}.link{os.getpid()}"
+    tmp_link.unlink(missing_ok=True)
+    try:
+        os.link(numbered, tmp_link)  # a hard link: latest.pt costs no second write
+    except OSError:
+        atomic_save(state, tmp_link)
+    os.replace(tmp_link, folder / LATEST)
+    _fsync_dir(folder)
+    numbered_files = sorted(folder.glob("step_*.pt"))
+    for old in numbered_files[: max(len(numbered_files) - keep, 0)]:
+        old.unlink()
+    return folder / LATEST
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint without executing code from it; clear errors for missing, corrupt or unsafe files."""
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"refused to load {path}: it holds objects other than tensors and plain values "
+            f"(a crafted or foreign pickle?). Nothing from it was executed. Detail: {str(e).splitlines()[0]}"
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError) as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: corrupt or truncated ({str(e).splitlines()[0]})") from None
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator training may touch, as weights-only-safe values."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))

@@ -1,0 +1,81 @@
+"""The run directory: every file a run writes goes through here (one place that is rank-aware).
+
+Layout: config.yaml, checkpoints/, samples/, metrics.jsonl, tb/ (TensorBoard), report.html.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.errors import ConfigError
+
+
+def is_main_process() -> bool:
+    """True on rank 0 of a torchrun job, or when not distributed."""
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0
+
+
+class RunDir:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.main = is_main_process()
+        self._writer = None
+
+    config = property(lambda self: self.path / "config.yaml")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    samples = property(lambda self: self.path / "samples")
+    metrics = property(lambda self: self.path / "metrics.jsonl")
+    report = property(lambda self: self.path / "report.html")
+
+    def create(self) -> None:
+        """Make a new run directory; an existing non-empty one is never overwritten."""
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise ConfigError(f"run directory {self.path} already exists; continue it with "
+                              f"`gankit train --resume {self.path}` or choose another --out")
+        if self.main:
+            for folder in (self.path, self.checkpoints, self.samples):
+                folder.mkdir(parents=True, exist_ok=True)
+
+    def write_text(self, path: Path, text: str) -> None:
+        if self.main:
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)
+
+    def log(self, row: dict[str, Any]) -> None:
+        """Append one JSON row to metrics.jsonl and the scalars to TensorBoard."""
+        if not self.main:
+            return
+        with open(self.metrics, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        writer = self.writer()
+        for key, value in row.items():
+            if key not in ("step", "time") and isinstance(value, (int, float)):
+                writer.add_scalar(key, value, row["step"])
+
+    def rows(self) -> list[dict[str, Any]]:
+        if not self.metrics.is_file():
+            return []
+        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line.strip()]
+
+    def truncate_log(self, step: int) -> None:
+        """Drop rows logged after ``step`` (written by a run that died after its last checkpoint)."""
+        if self.main and self.metrics.is_file():
+            keep = [r for r in self.rows() if r.get("step", 0) <= step]
+            self.write_text(self.metrics, "".join(json.dumps(r) + "\n" for r in keep))
+
+    def writer(self):  # noqa: ANN201  (a TensorBoard SummaryWriter, created on first use)
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.path / "tb"))
+        return self._writer
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

@@ -1,0 +1,210 @@
+"""The one training loop. It runs a recipe's phases and never knows which GAN it is."""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from gankit.config import Config
+from gankit.errors import NonFiniteLossError
+from gankit.recipes.base import Latent, Phase, Recipe
+from gankit.train.checkpoint import LATEST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from gankit.train.rundir import RunDir
+from gankit.types import Batch, DataInfo
+from gankit.viz import picture, save_png
+
+
+def make_optimizers(recipe: Recipe, cfg: Config) -> dict[str, torch.optim.Optimizer]:
+    """One optimiser per parameter group; lr_g / lr_d override lr (TTUR)."""
+    o = cfg.optim
+    out = {}
+    for name, params in recipe.param_groups().items():
+        lr = {"G": o.lr_g, "D": o.lr_d}.get(name) or o.lr
+        if o.name == "rmsprop":
+            out[name] = torch.optim.RMSprop(params, lr=lr)
+        else:
+            out[name] = torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2))
+    return out
+
+
+def make_schedulers(optimizers: dict[str, torch.optim.Optimizer], cfg: Config) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+    """Constant lr, then linear decay to zero from optim.decay_start to train.steps (CycleGAN's schedule)."""
+    start, total = cfg.optim.decay_start, cfg.train.steps
+    if start is None:
+        return {}
+    factor = lambda step: 1.0 - max(0, step - start) / max(1, total - start)  # noqa: E731
+    return {name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in optimizers.items()}
+
+
+class Trainer:
+    def __init__(self, recipe: Recipe, loader, cfg: Config, run: RunDir, device: torch.device, data: DataInfo,  # noqa: ANN001
+                 reference: Tensor | None = None) -> None:
+        self.recipe, self.loader, self.cfg, self.run, self.device, self.data = recipe, loader, cfg, run, device, data
+        self.reference = reference  # a few real samples drawn behind 2D scatter plots
+        self.groups = recipe.param_groups()
+        self.optimizers = make_optimizers(recipe, cfg)
+        self.schedulers = make_schedulers(self.optimizers, cfg)
+        self.step = 0
+        fixed_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+        labels = self._fixed_labels(cfg.train.n_samples)
+        self.fixed = recipe.sample_latent(cfg.train.n_samples, labels=labels, generator=fixed_gen)
+        self._sums: dict[str, Tensor] = {}
+        self._count = 0
+        self._t0 = time.time()
+
+    def _fixed_labels(self, n: int) -> Tensor | None:
+        """Conditional recipes: each grid row shows one class."""
+        k = getattr(self.recipe, "num_classes", 0)
+        if not k:
+            return None
+        per_row = max(int(n**0.5), 1)
+        return (torch.arange(n, device=self.device) // per_row) % k
+
+    # --- state ------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "recipe": self.recipe.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "loader": self.loader.state_dict(),
+            "rng": rng_state(),
+            "fixed": {"z": self.fixed.z, "y": self.fixed.y},
+            "data": self.data.to_dict(),
+            "preset": self.cfg.preset,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+        self.recipe.load_state_dict(state["recipe"])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        for k, s in self.schedulers.items():
+            s.load_state_dict(state["schedulers"][k])
+        self.loader.load_state_dict(state["loader"])
+        set_rng_state(state["rng"])
+        self.fixed = Latent(state["fixed"]["z"].to(self.device), _to(state["fixed"]["y"], self.device))
+
+    def resume(self) -> None:
+        self.load_state_dict(load_checkpoint(self.run.checkpoints / LATEST, map_location=self.device))
+        self.run.truncate_log(self.step)
+
+    def save(self) -> None:
+        if self.run.main:
+            save_checkpoint(self.state_dict(), self.run.checkpoints, self.step, self.cfg.train.keep_checkpoints)
+
+    # --- the loop -------------------------------------------------------------------
+    def fit(self) -> None:
+        t = self.cfg.train
+        phases = self.recipe.phases()
+        bar = tqdm(total=t.steps, initial=self.step, disable=not (t.progress and self.run.main), dynamic_ncols=True,
+                   desc=f"{self.cfg.preset} on {self.data.name}", unit="step")
+        try:
+            while self.step < t.steps:
+                self.step += 1
+                self._accumulate(self.train_step(phases))
+                self._periodic(bar)
+                bar.update(1)
+        finally:
+            bar.close()
+            self.run.close()
+
+    def train_step(self, phases: list[Phase]) -> dict[str, Tensor]:
+        """One generator step: every phase, each repeated, each an optimiser update of its group."""
+        logs: dict[str, Tensor] = {}
+        batch: Batch | None = None
+        for phase in phases:
+            optimizer = self.optimizers[phase.trains]
+            with self._only_trains(phase.trains):
+                for _ in range(phase.repeats):
+                    if phase.new_batch or batch is None:
+                        batch = self.loader.next()
+                    optimizer.zero_grad(set_to_none=True)
+                    with self._autocast():
+                        terms = phase.step(batch, self.step)
+                    total = sum(terms.values())
+                    self._check_finite(total, terms, phase)
+                    total.backward()
+                    optimizer.step()
+                    if phase.after is not None:
+                        phase.after()
+            logs.update({f"{phase.name}/{k}": v.detach() for k, v in terms.items()})
+            logs.update({f"{phase.name}/{k}": torch.as_tensor(v).detach() for k, v in self.recipe.stats.items()})
+            self.recipe.stats.clear()
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        self.recipe.update_ema()
+        return logs
+
+    @contextlib.contextmanager
+    def _only_trains(self, group: str) -> Iterator[None]:
+        """Freeze the other groups so backward skips their weight gradients."""
+        for name, params in self.groups.items():
+            for p in params:
+                p.requires_grad_(name == group)
+        try:
+            yield
+        finally:
+            for params in self.groups.values():
+                for p in params:
+                    p.requires_grad_(True)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.cfg.amp == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _check_finite(self, total: Tensor, terms: dict[str, Tensor], phase: Phase) -> None:
+        if not bool(torch.isfinite(total)):
+            bad = [k for k, v in terms.items() if not bool(torch.isfinite(v).all())]
+            raise NonFiniteLossError(
+                f"non-finite loss in phase {phase.name!r} at step {self.step} (terms {', '.join(bad) or 'total'}); "
+                f"training stopped, the last good checkpoint in {self.run.checkpoints} is intact. "
+                "Try a lower optim.lr, a gradient penalty, or spectral norm."
+            )
+
+    # --- logging, samples, checkpoints ---------------------------------------------
+    def _accumulate(self, logs: dict[str, Tensor]) -> None:
+        for k, v in logs.items():
+            self._sums[k] = self._sums.get(k, 0) + v.float()
+        self._count += 1
+
+    def _periodic(self, bar: tqdm) -> None:
+        t, last = self.cfg.train, self.step == self.cfg.train.steps
+        if self.step % t.log_every == 0 or last:
+            row = {"step": self.step, "time": round(time.time() - self._t0, 3)}
+            row.update({k: float(v) / self._count for k, v in self._sums.items()})
+            row.update({f"lr/{k}": o.param_groups[0]["lr"] for k, o in self.optimizers.items()})
+            self.run.log(row)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if "/" in k and not k.startswith("lr/")}, refresh=False)
+            self._sums, self._count = {}, 0
+        if self.step % t.sample_every == 0 or last:
+            self.save_samples()
+        if self.step % t.checkpoint_every == 0 or last:
+            self.save()
+
+    def save_samples(self) -> None:
+        if not self.run.main:
+            return
+        image = picture(self.recipe.generate(self.fixed), reference=self.reference)
+        save_png(image, self.run.samples / f"step_{self.step:07d}.png")
+        self.run.writer().add_image("samples", image, self.step)
+
+
+def configure_determinism(deterministic: bool) -> None:
+    """Bitwise-reproducible kernels when asked (Pytorch's reproducibility notes)."""
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True)
+    else:
+        torch.backends.cudnn.benchmark = True
+
+
+def _to(t: Tensor | None, device: torch.device) -> Tensor | None:
+    return t.to(device) if t is not None else None

@@ -1,0 +1,50 @@
+"""Small typed values passed between data, networks, recipes and the trainer."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+
+@dataclass
+class Batch:
+    """A batch of real data: images (B, C, H, W) in [-1, 1] or points (B, D); labels (B,) or None."""
+
+    x: Tensor
+    y: Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+@dataclass
+class DOut:
+    """What every discriminator returns.
+
+    logit:    (B,)   the adversarial score (a logit or a critic value)
+    features: (B, F) the penultimate features (feature matching, projection, metrics)
+    aux:      (B, A) an auxiliary head sharing the trunk (AC-GAN classes, InfoGAN's Q), or None
+    """
+
+    logit: Tensor
+    features: Tensor
+    aux: Tensor | None = None
+
+
+@dataclass
+class DataInfo:
+    """What a recipe needs to know about its data to build networks (saved with every checkpoint)."""
+
+    name: str
+    sample_shape: tuple[int, ...]
+    num_classes: int
+    kind: str  # "image" or "points"
+    class_names: list[str] | None = None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "sample_shape": list(self.sample_shape), "num_classes": self.num_classes,
+                "kind": self.kind, "class_names": self.class_names}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataInfo":
+        return cls(d["name"], tuple(d["sample_shape"]), int(d["num_classes"]), d["kind"], d.get("class_names"))
