@@ -1,10 +1,12 @@
 """The Python API: ``gankit.train(...) -> Run`` and ``gankit.load(run_dir) -> Run``."""
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -88,9 +90,16 @@ class Run:
                 "loss": self.config.loss, "codes": self.recipe.code_names()}
 
 
+def seed_everything(seed: int) -> None:
+    """Seed every generator training may touch (torch, CUDA, numpy, random)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def build_recipe(cfg: Config, data: DataInfo, device: torch.device) -> Recipe:
     """The recipe named by the config, with networks for ``data``, on ``device``."""
-    torch.manual_seed(cfg.seed)
+    seed_everything(cfg.seed)
     recipe = RECIPES.get(cfg.recipe).from_config(cfg, data).to(device)
     if cfg.ema is not None:
         recipe.enable_ema(cfg.ema)

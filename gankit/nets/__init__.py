@@ -45,9 +45,14 @@ class NetSpec:
 
 def build_nets(spec: NetSpec, cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
     """Construct (G, D) of architecture ``cfg.arch`` for ``spec``."""
+    from gankit.nn.layers import _check_norm
+
+    _check_norm(cfg.g_norm, "model.g_norm")  # checked here too: a one-layer D never builds a norm layer
+    _check_norm(cfg.d_norm, "model.d_norm")
     g_cls, d_cls = ARCHS.get(cfg.arch)
     G, D = g_cls(spec, cfg), d_cls(spec, cfg)
-    if cfg.attention is not None and not any(type(m).__name__ == "SelfAttention" for m in G.modules()):
+    has_attention = [any(type(m).__name__ == "SelfAttention" for m in net.modules()) for net in (G, D)]
+    if cfg.attention is not None and not all(has_attention):  # both G and D, or the resolutions disagree
         from gankit.errors import ConfigError
 
         raise ConfigError(f"model.attention={cfg.attention} is not a feature-map size of this {cfg.arch} network "

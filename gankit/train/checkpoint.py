@@ -72,10 +72,16 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"refused to load {path}: it holds objects other than tensors and plain values "
-            f"(a crafted or foreign pickle?). Nothing from it was executed. Detail: {str(e).splitlines()[0]}"
+            f"(a crafted or foreign pickle?). Nothing from it was executed. Detail: {_first_line(e)}"
         ) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as e:
-        raise CheckpointError(f"cannot read checkpoint {path}: corrupt or truncated ({str(e).splitlines()[0]})") from None
+    except Exception as e:  # noqa: BLE001  (garbage bytes surface as KeyError, IndexError, struct.error, ...)
+        raise CheckpointError(f"cannot read checkpoint {path}: corrupt or truncated ({_first_line(e)})") from None
+
+
+def _first_line(e: BaseException) -> str:
+    """The first line of an error's message, or its type when the message is empty (e.g. EOFError on an empty file)."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
 
 
 def rng_state() -> dict[str, Any]:

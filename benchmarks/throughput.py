@@ -1,0 +1,472 @@
+"""Training throughput of every image preset: gankit's engine next to a hand-written PyTorch loop.
+
+For each preset (all of ``gankit.config.list_presets()``, ``gan`` included, all on
+28x28 single-channel images with 10 classes, batch 64) this builds the preset's real
+config and two copies of its networks from the same seed, then times, in the same
+process and in alternating rounds:
+
+* gankit: ``Trainer.fit()`` for K generator steps per round - every phase, the
+  non-finite check, stats, loss accumulation, EMA and a metrics row every
+  ``train.log_every`` (25) steps and at the end of each round. Sample grids and
+  checkpoints are stubbed out (they are file writing every few hundred steps, not
+  per-step cost), and the run directory's TensorBoard writer stays open between
+  rounds as it does in one long run.
+* plain: the same architectures trained by a minimal loop written here with torch
+  ops and torch.optim: n_critic D steps (adversarial loss, gradient penalty / R1
+  by hand, weight clipping, AC-GAN cross-entropy, InfoGAN's mutual information),
+  a G step with D frozen, and the same EMA of G.
+
+The synthetic data set (random images in [-1, 1], random labels) lives in memory on
+the device, so no files are needed. ``--check`` first asserts that both sides give
+bitwise-identical networks after two steps in deterministic mode, so the two loops
+compute the same thing and the table compares only their cost.
+
+Run::
+
+    .venv/bin/python benchmarks/throughput.py [--steps 30] [--presets dcgan,wgan-gp] [--check] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.api import build_recipe, pick_device
+from gankit.config import Config, list_presets, resolve
+from gankit.data import Dataset, InMemoryLoader
+from gankit.recipes import Recipe
+from gankit.train.rundir import RunDir
+from gankit.train.trainer import Trainer, configure_determinism
+from gankit.types import DataInfo
+
+IMAGE_SHAPE = (1, 28, 28)
+NUM_CLASSES = 10
+DATA_SIZE = 4096  # samples in the synthetic set: 64 batches of 64 per epoch
+NEVER = 10**9  # an interval no benchmark reaches
+TARGET_OVERHEAD_PCT = 5.0
+
+
+# --- data and config ------------------------------------------------------------------------
+def synthetic_images(device: torch.device, seed: int = 0) -> Dataset:
+    """Random 28x28 gray images in [-1, 1] with 10 random labels, on ``device``."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand((DATA_SIZE, *IMAGE_SHAPE), generator=gen) * 2 - 1  # (N, 1, 28, 28)
+    y = torch.randint(0, NUM_CLASSES, (DATA_SIZE,), generator=gen)  # (N,)
+    return Dataset(name="synthetic28", x=x, y=y, num_classes=NUM_CLASSES, kind="image").to(device)
+
+
+def preset_config(preset: str, batch_size: int, device: torch.device, log_every: int, ema: bool) -> Config:
+    """The preset's real config on mnist-shaped data, with file writing pushed past the benchmark."""
+    overrides = [f"train.batch_size={batch_size}", "data.image_size=28", "train.progress=false",
+                 f"train.log_every={log_every}", f"train.sample_every={NEVER}", f"train.checkpoint_every={NEVER}",
+                 f"train.steps={NEVER}", f"device={device}"]
+    if not ema:
+        overrides.append("ema=null")
+    return resolve(preset, "mnist", overrides)
+
+
+def data_info(data: Dataset) -> DataInfo:
+    """What the recipe needs to know about the synthetic data."""
+    return DataInfo(data.name, data.sample_shape, data.num_classes, data.kind, data.class_names)
+
+
+# --- the gankit side ------------------------------------------------------------------------
+class _OpenRunDir(RunDir):
+    """A run directory whose TensorBoard writer survives fit()'s close, as in one long run."""
+
+    def close(self) -> None:
+        """Keep the writer open between timed rounds; ``finish`` closes it."""
+
+    def finish(self) -> None:
+        """Really close the writer."""
+        super().close()
+
+
+class _NoFilesTrainer(Trainer):
+    """The real Trainer with sample grids and checkpoints stubbed out (fit() writes both at its last step)."""
+
+    def save(self) -> None:
+        """No checkpoint files while timing."""
+
+    def save_samples(self) -> None:
+        """No sample grids while timing."""
+
+
+@dataclass
+class EngineSide:
+    """A gankit recipe and trainer ready to run ``fit()`` in chunks."""
+
+    recipe: Recipe
+    trainer: _NoFilesTrainer
+    run: _OpenRunDir
+
+    def steps(self, k: int) -> None:
+        """``k`` more generator steps through Trainer.fit()."""
+        self.trainer.cfg.train.steps = self.trainer.step + k
+        self.trainer.fit()
+
+
+def make_engine(cfg: Config, data: Dataset, device: torch.device, folder: Path) -> EngineSide:
+    """Recipe, loader and trainer exactly as gankit.train builds them, writing into ``folder``."""
+    cfg = copy.deepcopy(cfg)  # fit() is steered through cfg.train.steps
+    recipe = build_recipe(cfg, data_info(data), device)
+    run = _OpenRunDir(folder)
+    run.create()
+    loader = InMemoryLoader(data, cfg.train.batch_size, seed=cfg.seed)
+    return EngineSide(recipe, _NoFilesTrainer(recipe, loader, cfg, run, device, data_info(data)), run)
+
+
+# --- the plain side -------------------------------------------------------------------------
+D_LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "minimax": lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
+    "nonsat": lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
+    "lsgan": lambda real, fake: 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean(),
+    "wasserstein": lambda real, fake: fake.mean() - real.mean(),
+    "hinge": lambda real, fake: F.relu(1 - real).mean() + F.relu(1 + fake).mean(),
+}
+G_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
+    "minimax": lambda fake: -F.softplus(fake).mean(),
+    "nonsat": lambda fake: F.softplus(-fake).mean(),
+    "lsgan": lambda fake: 0.5 * ((fake - 1) ** 2).mean(),
+    "wasserstein": lambda fake: -fake.mean(),
+    "hinge": lambda fake: -fake.mean(),
+}
+
+
+@dataclass
+class Objective:
+    """The preset's objective read off its config: what the hand-written loop must compute."""
+
+    loss: str
+    n_critic: int
+    gp: dict | None = None  # {weight, target, every}
+    r1: dict | None = None  # {weight, every}
+    clip: float | None = None
+    cls_weight: float | None = None  # AC-GAN classification term
+
+
+def read_objective(cfg: Config) -> Objective:
+    """Penalties and terms of ``cfg`` as plain numbers; anything unknown is an error, not a silent skip."""
+    obj = Objective(cfg.loss, cfg.n_critic)
+    for spec in cfg.penalties:
+        spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+        name = spec.pop("name")
+        if name == "gp":
+            obj.gp = {"weight": 10.0, "target": 1.0, "every": 1} | spec
+        elif name == "r1":
+            obj.r1 = {"weight": 10.0, "every": 1} | spec
+        elif name == "clip":
+            obj.clip = float(spec.get("clip", 0.01))
+        else:
+            raise NotImplementedError(f"the plain loop has no hand-written version of penalty {name!r}")
+    for spec in cfg.terms:
+        spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+        if spec.pop("name") != "classification":
+            raise NotImplementedError(f"the plain loop has no hand-written version of term {spec!r}")
+        obj.cls_weight = float(spec.get("weight", 1.0))
+    return obj
+
+
+def make_optimizer(params: list[nn.Parameter], cfg: Config, lr: float | None) -> torch.optim.Optimizer:
+    """torch.optim's Adam or RMSprop with the config's lr and betas."""
+    o = cfg.optim
+    if o.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr or o.lr)
+    return torch.optim.Adam(params, lr=lr or o.lr, betas=(o.beta1, o.beta2))
+
+
+class PlainBatches:
+    """Shuffled batches by hand: a permutation per epoch from a private generator, remainder dropped."""
+
+    def __init__(self, data: Dataset, batch_size: int, seed: int) -> None:
+        self.x, self.y, self.batch_size = data.x, data.y, batch_size
+        self.gen = torch.Generator().manual_seed(seed)
+        self.order, self.pos = torch.empty(0, dtype=torch.long), 0
+
+    def next(self) -> tuple[Tensor, Tensor]:
+        """(x (B, C, H, W), y (B,))."""
+        if self.pos + self.batch_size > len(self.order):
+            self.order, self.pos = torch.randperm(len(self.x), generator=self.gen).to(self.x.device), 0
+        index = self.order[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return self.x[index], self.y[index]
+
+
+class PlainLoop:
+    """The same networks trained by a minimal hand-written PyTorch loop."""
+
+    def __init__(self, recipe: Recipe, cfg: Config, data: Dataset) -> None:
+        self.G, self.D = recipe.G, recipe.D
+        self.obj = read_objective(cfg)
+        self.batches = PlainBatches(data, cfg.train.batch_size, cfg.seed)
+        self.batch_size, self.device = cfg.train.batch_size, data.x.device
+        self.z_dim, self.num_classes = getattr(recipe, "z_dim", 0), getattr(recipe, "num_classes", 0)
+        self.layout = getattr(recipe, "layout", None)  # InfoGAN's code layout
+        self.info = recipe.terms.get("info") if self.layout is not None else None
+        self.opt_g = make_optimizer(list(self.G.parameters()), cfg, cfg.optim.lr_g)
+        self.opt_d = make_optimizer(list(self.D.parameters()), cfg, cfg.optim.lr_d)
+        self.ema_decay = cfg.ema
+        self.ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema is not None else None
+        self.ema_updates = 0
+        self.step_index = 0
+
+    def latent(self) -> tuple[Tensor, Tensor | None]:
+        """G's input z (B, Z) and fake labels (B,) or None; InfoGAN: [noise, one-hot cat codes, U(-1,1) codes]."""
+        n, dev = self.batch_size, self.device
+        if self.layout is not None:
+            parts = [torch.randn(n, self.layout.noise_dim, device=dev)]
+            parts += [F.one_hot(torch.randint(0, k, (n,), device=dev), k).float() for k in self.layout.cat_dims]
+            parts.append(torch.rand(n, self.layout.n_cont, device=dev) * 2 - 1)
+            return torch.cat(parts, dim=1), None
+        z = torch.randn(n, self.z_dim, device=dev)
+        y = torch.randint(0, self.num_classes, (n,), device=dev) if self.num_classes else None
+        return z, y
+
+    def penalty(self, x: Tensor, y: Tensor, fake: Tensor) -> Tensor | None:
+        """Gradient penalty (Gulrajani et al. 2017) or R1 (Mescheder et al. 2018), by hand."""
+        gp, r1, step = self.obj.gp, self.obj.r1, self.step_index
+        if gp is not None and step % gp["every"] == 0:
+            alpha = torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype)
+            x_hat = (alpha * x + (1 - alpha) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.D(x_hat, y).logit.sum(), x_hat, create_graph=True)
+            return gp["weight"] * gp["every"] * ((grad.flatten(1).norm(2, dim=1) - gp["target"]) ** 2).mean()
+        if r1 is not None and step % r1["every"] == 0:
+            x_in = x.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.D(x_in, y).logit.sum(), x_in, create_graph=True)
+            return 0.5 * r1["weight"] * r1["every"] * grad.flatten(1).pow(2).sum(dim=1).mean()
+        return None
+
+    def d_step(self) -> None:
+        """One discriminator update on a fresh real batch."""
+        x, y = self.batches.next()
+        z, y_fake = self.latent()
+        with torch.no_grad():
+            fake = self.G(z, y_fake)  # (B, C, H, W), no graph into G
+        d_real, d_fake = self.D(x, y), self.D(fake, y_fake)
+        loss = D_LOSSES[self.obj.loss](d_real.logit, d_fake.logit)
+        if self.obj.cls_weight is not None:
+            loss = loss + self.obj.cls_weight * (F.cross_entropy(d_real.aux, y) + F.cross_entropy(d_fake.aux, y_fake))
+        if self.info is not None:
+            loss = loss + self.info.loss(z, d_fake.aux)
+        penalty = self.penalty(x, y, fake)
+        if penalty is not None:
+            loss = loss + penalty
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        if self.obj.clip is not None:
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.clamp_(-self.obj.clip, self.obj.clip)
+
+    def g_step(self) -> None:
+        """One generator update with D frozen."""
+        z, y_fake = self.latent()
+        self.D.requires_grad_(False)
+        d_fake = self.D(self.G(z, y_fake), y_fake)
+        loss = G_LOSSES[self.obj.loss](d_fake.logit)
+        if self.obj.cls_weight is not None:
+            loss = loss + self.obj.cls_weight * F.cross_entropy(d_fake.aux, y_fake)
+        if self.info is not None:
+            loss = loss + self.info.loss(z, d_fake.aux)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """G's moving average with the warm-up min(decay, (1 + t) / (10 + t)); buffers copied."""
+        if self.ema is None:
+            return
+        decay = min(self.ema_decay, (1 + self.ema_updates) / (10 + self.ema_updates))
+        for avg, cur in zip(self.ema.parameters(), self.G.parameters()):
+            avg.lerp_(cur, 1 - decay)
+        for avg, cur in zip(self.ema.buffers(), self.G.buffers()):
+            avg.copy_(cur)
+        self.ema_updates += 1
+
+    def steps(self, k: int) -> None:
+        """``k`` generator steps, each after n_critic discriminator steps."""
+        for _ in range(k):
+            self.step_index += 1
+            for _ in range(self.obj.n_critic):
+                self.d_step()
+            self.g_step()
+            self.update_ema()
+
+
+def make_plain(cfg: Config, data: Dataset, device: torch.device) -> PlainLoop:
+    """A second copy of the preset's networks (same seed, so the same initial weights) in a plain loop."""
+    recipe = build_recipe(dataclasses.replace(cfg, ema=None), data_info(data), device)
+    return PlainLoop(recipe, cfg, data)
+
+
+# --- timing ---------------------------------------------------------------------------------
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work so wall time covers it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def steps_per_second(run: Callable[[int], None], k: int, device: torch.device) -> float:
+    """Generator steps per second of ``run(k)``."""
+    sync(device)
+    start = time.perf_counter()
+    run(k)
+    sync(device)
+    return k / (time.perf_counter() - start)
+
+
+@dataclass
+class Row:
+    """One preset's result."""
+
+    preset: str
+    n_critic: int
+    gankit_steps_per_s: float
+    plain_steps_per_s: float
+    ratio: float  # gankit / plain steps per second
+    overhead_pct: float  # extra wall time per step of gankit over plain
+    gankit_rounds: list[float]
+    plain_rounds: list[float]
+
+
+def bench_preset(preset: str, args: argparse.Namespace, data: Dataset, device: torch.device, folder: Path) -> Row:
+    """Warm both sides up, then alternate timed rounds; the median round of each side counts."""
+    cfg = preset_config(preset, args.batch_size, device, args.log_every, not args.no_ema)
+    engine, plain = make_engine(cfg, data, device, folder / preset), make_plain(cfg, data, device)
+    try:
+        engine.steps(args.warmup)
+        plain.steps(args.warmup)
+        sides = {"gankit": engine.steps, "plain": plain.steps}
+        rates: dict[str, list[float]] = {"gankit": [], "plain": []}
+        for r in range(args.rounds):
+            for name in (("gankit", "plain") if r % 2 == 0 else ("plain", "gankit")):
+                rates[name].append(steps_per_second(sides[name], args.steps, device))
+    finally:
+        engine.run.finish()
+    g, p = statistics.median(rates["gankit"]), statistics.median(rates["plain"])
+    return Row(preset, cfg.n_critic, g, p, g / p, (p / g - 1) * 100, rates["gankit"], rates["plain"])
+
+
+# --- the equivalence check ------------------------------------------------------------------
+def check_preset(preset: str, args: argparse.Namespace, data: Dataset, device: torch.device, folder: Path) -> None:
+    """Assert that two steps of gankit and of the plain loop leave bitwise-identical networks."""
+    cfg = preset_config(preset, args.batch_size, device, args.log_every, not args.no_ema)
+    engine, plain = make_engine(cfg, data, device, folder / f"check-{preset}"), make_plain(cfg, data, device)
+    try:
+        torch.manual_seed(1234)
+        engine.steps(2)
+        torch.manual_seed(1234)
+        plain.steps(2)
+    finally:
+        engine.run.finish()
+    pairs = [("G", engine.recipe.G, plain.G), ("D", engine.recipe.D, plain.D)]
+    if plain.ema is not None:
+        pairs.append(("EMA G", engine.recipe.ema.net, plain.ema))
+    for label, a, b in pairs:
+        for (name, ta), tb in zip(a.state_dict().items(), b.state_dict().values()):
+            if not torch.equal(ta, tb):
+                diff = (ta.double() - tb.double()).abs().max().item()
+                raise AssertionError(f"{preset}: {label} {name} differs after 2 steps (max |diff| {diff:.3g})")
+    print(f"check {preset}: gankit and the plain loop agree bitwise after 2 steps")
+
+
+def run_checks(presets: list[str], args: argparse.Namespace, data: Dataset, device: torch.device, folder: Path) -> None:
+    """The equivalence check for every preset, in deterministic mode, then back to normal kernels."""
+    configure_determinism(True)
+    try:
+        for preset in presets:
+            check_preset(preset, args, data, device, folder)
+    finally:
+        torch.use_deterministic_algorithms(False)
+        configure_determinism(False)
+
+
+# --- report ---------------------------------------------------------------------------------
+def header(args: argparse.Namespace, device: torch.device) -> list[str]:
+    """What ran where, and what is timed."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return [
+        f"device: {device} ({name}); torch {torch.__version__}; threads {torch.get_num_threads()}",
+        f"data: synthetic {IMAGE_SHAPE} images, {NUM_CLASSES} classes, in memory; batch {args.batch_size}; "
+        f"EMA {'off' if args.no_ema else 'as the preset'}",
+        f"timed: {args.rounds} alternating rounds of {args.steps} generator steps per side after {args.warmup} "
+        "warm-up steps; median round reported",
+        f"gankit = Trainer.fit() (all phases, checks, stats, EMA, a metrics row every {args.log_every} steps and "
+        "at each round's end; sample/checkpoint writing stubbed)",
+        "plain  = hand-written loop, same networks and optimisers, same math (n_critic D steps, G step with D frozen, EMA)",
+    ]
+
+
+def table(rows: list[Row]) -> list[str]:
+    """An aligned markdown table and the verdict line."""
+    lines = ["| preset | n_critic | gankit steps/s | plain steps/s | ratio | overhead % |",
+             "|---|---:|---:|---:|---:|---:|"]
+    width = max(len(r.preset) for r in rows)
+    for r in rows:
+        lines.append(f"| {r.preset:<{width}} | {r.n_critic:>8} | {r.gankit_steps_per_s:>14.2f} | "
+                     f"{r.plain_steps_per_s:>13.2f} | {r.ratio:>5.3f} | {r.overhead_pct:>+10.1f} |")
+    median = statistics.median(r.overhead_pct for r in rows)
+    verdict = "meets" if median <= TARGET_OVERHEAD_PCT else "misses"
+    lines.append(f"median overhead {median:+.1f}% across {len(rows)} presets: {verdict} the "
+                 f"{TARGET_OVERHEAD_PCT:.0f}% target")
+    return lines
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=30, help="generator steps per timed round (default 30)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating timed rounds per side (default 3)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps per side first (default 3)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--presets", default=None, help="comma list (default: every preset)")
+    p.add_argument("--log-every", type=int, default=25, help="gankit's train.log_every (default 25)")
+    p.add_argument("--no-ema", action="store_true", help="EMA off on both sides (default: as the preset, on)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--check", action="store_true", help="first assert both loops give identical networks")
+    p.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    """Run the benchmark and print the table."""
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    presets = args.presets.split(",") if args.presets else list_presets()
+    data = synthetic_images(device)
+    lines = header(args, device)
+    print("\n".join(lines), flush=True)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="gankit-bench-") as tmp:
+        if args.check:
+            run_checks(presets, args, data, device, Path(tmp))
+        configure_determinism(False)
+        for preset in presets:
+            rows.append(bench_preset(preset, args, data, device, Path(tmp)))
+            print(f"  {preset}: gankit {rows[-1].gankit_steps_per_s:.2f}/s, plain {rows[-1].plain_steps_per_s:.2f}/s",
+                  flush=True)
+    print("\n".join(table(rows)))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"header": lines, "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
