@@ -407,7 +407,8 @@ def header(args: argparse.Namespace, device: torch.device) -> list[str]:
         "warm-up steps; median round reported",
         f"gankit = Trainer.fit() (all phases, checks, stats, EMA, a metrics row every {args.log_every} steps and "
         "at each round's end; sample/checkpoint writing stubbed)",
-        "plain  = hand-written loop, same networks and optimisers, same math (n_critic D steps, G step with D frozen, EMA)",
+        "plain  = hand-written loop, same networks and optimisers, same math "
+        "(n_critic D steps, G step with D frozen, EMA)",
     ]
 
 
@@ -429,9 +430,11 @@ def table(rows: list[Row]) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=30, help="generator steps per timed round (default 30)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="generator steps per timed round (default 30 on CPU, 200 on CUDA)")
     p.add_argument("--rounds", type=int, default=3, help="alternating timed rounds per side (default 3)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps per side first (default 3)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="untimed steps per side first (default 3 on CPU, 20 on CUDA)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--presets", default=None, help="comma list (default: every preset)")
@@ -449,6 +452,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
+    on_gpu = device.type == "cuda"
+    args.steps = args.steps or (200 if on_gpu else 30)
+    args.warmup = args.warmup if args.warmup is not None else (20 if on_gpu else 3)
     presets = args.presets.split(",") if args.presets else list_presets()
     data = synthetic_images(device)
     lines = header(args, device)

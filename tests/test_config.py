@@ -1,0 +1,181 @@
+"""Config resolution: presets, data-set layers, overrides and the errors users see for bad input."""
+from __future__ import annotations
+
+import pytest
+
+from gankit.config import Config, list_presets, parse_overrides, resolve, valid_keys
+from gankit.errors import ConfigError
+
+PRESETS = ["acgan", "cgan", "dcgan", "gan", "infogan", "lsgan", "sagan", "sngan", "wgan", "wgan-gp"]
+
+
+def test_list_presets() -> None:
+    assert list_presets() == PRESETS
+
+
+def test_overrides_apply() -> None:
+    cfg = resolve("dcgan", "digits", ["train.steps=10", "loss=hinge"])
+    assert isinstance(cfg, Config)
+    assert (cfg.train.steps, cfg.loss, cfg.preset, cfg.data.name) == (10, "hinge", "dcgan", "digits")
+    # untouched values come from the preset YAML and the dataclass defaults
+    assert (cfg.model.arch, cfg.train.batch_size, cfg.optim.lr, cfg.optim.beta1, cfg.ema) == ("dcgan", 64, 2e-4, 0.5, 0.999)
+
+
+def test_override_types_are_parsed() -> None:
+    cfg = resolve("dcgan", "digits", ["optim.lr=1e-3", "ema=null", "model.d_norm=null", "train.progress=false",
+                                      "model.attention=8", "optim.lr_d=4.0e-4", "seed=7"])
+    assert cfg.optim.lr == 1e-3 and cfg.optim.lr_d == 4e-4
+    assert cfg.ema is None and cfg.model.d_norm is None and cfg.train.progress is False
+    assert cfg.model.attention == 8 and cfg.seed == 7
+
+
+def test_later_overrides_win() -> None:
+    assert resolve("dcgan", "digits", ["train.steps=10", "train.steps=20"]).train.steps == 20
+
+
+# preset -> (default data, arch, loss, n_critic, penalties)
+EXPECTED = {
+    "acgan": ("digits", "dcgan", "nonsat", 1, []),
+    "cgan": ("digits", "dcgan", "nonsat", 1, []),
+    "dcgan": ("digits", "dcgan", "nonsat", 1, []),
+    "gan": ("ring8", "mlp", "nonsat", 1, []),
+    "infogan": ("digits", "dcgan", "nonsat", 1, []),
+    "lsgan": ("digits", "dcgan", "lsgan", 1, []),
+    "sagan": ("digits", "dcgan", "hinge", 1, []),
+    "sngan": ("digits", "dcgan", "hinge", 1, []),
+    "wgan": ("digits", "dcgan", "wasserstein", 5, [{"name": "clip", "clip": 0.01}]),
+    "wgan-gp": ("digits", "dcgan", "wasserstein", 5, [{"name": "gp", "weight": 10.0}]),
+}
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_resolves_with_default_data(preset: str) -> None:
+    cfg = resolve(preset)
+    data, arch, loss, n_critic, penalties = EXPECTED[preset]
+    assert (cfg.preset, cfg.data.name, cfg.model.arch, cfg.loss, cfg.n_critic, cfg.penalties) == (
+        preset, data, arch, loss, n_critic, penalties)
+    assert cfg.paper  # every preset names its paper
+
+
+def test_preset_specific_values() -> None:
+    assert resolve("acgan").terms == ["classification"]
+    assert resolve("cgan").conditional is True and resolve("cgan").model.label_input == "concat"
+    info = resolve("infogan")
+    assert info.recipe == "infogan" and info.recipe_args == {"cat_dims": [10], "n_cont": 2, "info_weight": 1.0,
+                                                            "cont_weight": 0.1}
+    assert (info.optim.lr, info.optim.lr_g) == (2e-4, 1e-3)
+    sagan = resolve("sagan")
+    assert (sagan.optim.lr_g, sagan.optim.lr_d, sagan.optim.beta1, sagan.optim.beta2) == (1e-4, 4e-4, 0.0, 0.9)
+    assert sagan.model.g_spectral_norm and sagan.model.d_spectral_norm and sagan.model.attention == 8
+    wgan = resolve("wgan")
+    assert (wgan.optim.name, wgan.optim.lr) == ("rmsprop", 5e-5)
+
+
+def test_dataset_preset_layer() -> None:
+    assert resolve("sagan", "mnist").model.attention == 14
+    assert resolve("sagan", "fashion-mnist").model.attention == 14
+    assert resolve("sagan", "cifar10").model.attention == 16
+    assert resolve("sagan", "digits").model.attention == 8  # no digits.yaml: the preset default
+    ring = resolve("gan", "ring8")
+    assert (ring.model.z_dim, ring.model.g_width, ring.model.g_layers, ring.model.d_width) == (2, 400, 4, 200)
+    assert (ring.optim.lr, ring.train.batch_size, ring.train.sample_every) == (1e-4, 100, 500)
+    assert resolve("gan", "grid25").model.z_dim == 2
+    assert resolve("gan").model.z_dim == 2  # default data ring8 picks up ring8.yaml too
+
+
+def test_overrides_beat_dataset_layer() -> None:
+    assert resolve("sagan", "mnist", ["model.attention=7"]).model.attention == 7
+    assert resolve("gan", "ring8", ["model.z_dim=5"]).model.z_dim == 5
+
+
+def test_dataset_layer_by_file_stem() -> None:
+    """A data path like /somewhere/mnist.npz picks up mnist.yaml."""
+    cfg = resolve("sagan", "/data/mnist.npz")
+    assert cfg.data.name == "/data/mnist.npz" and cfg.model.attention == 14
+
+
+def test_penalties_override() -> None:
+    assert resolve("dcgan", "digits", ["penalties=[gp]"]).penalties == ["gp"]
+    assert resolve("dcgan", "digits", ["penalties=[{name: r1, weight: 5}]"]).penalties == [{"name": "r1", "weight": 5}]
+    assert resolve("wgan-gp", "digits", ["penalties=[]"]).penalties == []
+    both = resolve("dcgan", "digits", ["penalties=[gp, {name: r1, every: 4}]"]).penalties
+    assert both == ["gp", {"name": "r1", "every": 4}]
+
+
+def test_extra_argument_layer() -> None:
+    cfg = resolve("dcgan", "digits", ["train.steps=3"], extra={"train": {"batch_size": 8}, "loss": "lsgan"})
+    assert (cfg.train.steps, cfg.train.batch_size, cfg.loss) == (3, 8, "lsgan")
+    with pytest.raises(ConfigError, match="argument: unknown config key 'train.batchsize'"):
+        resolve("dcgan", "digits", extra={"train": {"batchsize": 8}})
+
+
+# ---------------------------------------------------------------- errors
+
+
+def message(overrides: list[str], preset: str = "dcgan") -> str:
+    with pytest.raises(ConfigError) as err:
+        resolve(preset, "digits", overrides)
+    return str(err.value)
+
+
+def test_unknown_key_suggests_nearest() -> None:
+    msg = message(["train.stepz=5"])
+    assert "unknown config key 'train.stepz'" in msg
+    assert "Did you mean 'train.steps'" in msg  # the nearest name comes first
+    # a misspelt section is reported at the section; the full key is among the suggestions
+    msg = message(["modle.z_dim=5"])
+    assert "unknown config key 'modle'" in msg
+    assert "'model.z_dim'" in msg.split("Did you mean")[1].split("?")[0]
+
+
+def test_unknown_preset_suggests_nearest() -> None:
+    with pytest.raises(ConfigError, match="unknown preset 'dcgna'. Did you mean 'dcgan'"):
+        resolve("dcgna")
+
+
+def test_unknown_loss_suggests_nearest() -> None:
+    msg = message(["loss=hinj"])
+    assert "unknown loss 'hinj'" in msg and "Did you mean 'hinge'?" in msg
+
+
+def test_unknown_recipe() -> None:
+    assert "Did you mean 'infogan'" in message(["recipe=infogna"])
+
+
+@pytest.mark.parametrize(("item", "key"), [
+    ("optim.lr=-1", "optim.lr"), ("optim.lr=0", "optim.lr"), ("optim.lr=nan", "optim.lr"),
+    ("optim.lr_g=-0.1", "optim.lr_g"), ("optim.lr_d=0", "optim.lr_d"),
+    ("train.batch_size=0", "train.batch_size"), ("train.steps=0", "train.steps"), ("n_critic=0", "n_critic"),
+    ("model.z_dim=-3", "model.z_dim"), ("train.keep_checkpoints=-1", "train.keep_checkpoints"),
+    ("train.steps=abc", "train.steps"), ("train.steps=1.5", "train.steps"), ("optim.lr=fast", "optim.lr"),
+    ("ema=1.5", "ema"), ("ema=0", "ema"), ("optim.beta1=1", "optim.beta1"), ("optim.name=sgd", "optim.name"),
+    ("amp=fp16", "amp"), ("data.channels=2", "data.channels"), ("data.image_size=2", "data.image_size"),
+    ("optim.decay_start=2000", "optim.decay_start"),
+])
+def test_bad_value_names_the_key(item: str, key: str) -> None:
+    assert key in message([item])
+
+
+def test_bad_value_messages() -> None:
+    assert message(["optim.lr=-1"]) == "optim.lr=-1.0: learning rate must be > 0"
+    assert message(["train.batch_size=0"]) == "train.batch_size=0: must be >= 1"
+    assert message(["ema=1.5"]) == "ema=1.5: decay must be in (0, 1), or null for off"
+    assert message(["train.steps=abc"]).startswith("bad value for train.steps:")
+
+
+@pytest.mark.parametrize("item", ["trainsteps", "train.steps", "=5", ""])
+def test_item_without_equals(item: str) -> None:
+    msg = message([item])
+    assert f"override {item!r} is not of the form key=value" in msg
+
+
+def test_parse_overrides_nested() -> None:
+    node = parse_overrides(["train.steps=3", "model.g_norm=null", "recipe_args.anything=1"])
+    assert node.train.steps == 3 and node.model.g_norm is None and node.recipe_args.anything == 1
+
+
+def test_valid_keys() -> None:
+    keys = valid_keys()
+    assert {"train.steps", "optim.lr", "model.attention", "data.name", "loss", "penalties", "recipe_args"} <= set(keys)
+    assert "train" not in keys and "model" not in keys  # sections are not leaf keys
+    assert len(keys) == len(set(keys)) == 47
