@@ -39,7 +39,7 @@ class OptimConfig:
     lr_d: float | None = None
     beta1: float = 0.5
     beta2: float = 0.999
-    decay_start: int | None = None  # step after which the lr decays linearly to 0 at train.steps
+    decay_from: float | None = None  # fraction of train.steps after which the lr decays linearly to 0
 
 
 @dataclass
@@ -96,17 +96,33 @@ def valid_keys(cls: type = Config, prefix: str = "") -> list[str]:
 
 
 def _check_keys(node: Any, prefix: str, source: str) -> None:
-    """Reject unknown keys with the nearest valid names (recipe_args is free-form)."""
+    """Reject unknown keys with the nearest valid full keys (recipe_args is free-form)."""
     if not isinstance(node, (dict, DictConfig)):
         return
     keys = valid_keys()
     for k, v in node.items():
         full = f"{prefix}{k}"
-        if full == "recipe_args":
+        section = [key for key in keys if key.startswith(full + ".")]
+        if full == "recipe_args" or full in keys:
             continue
-        if full not in keys and not any(key.startswith(full + ".") for key in keys):
-            raise ConfigError(f"{source}: {unknown('config key', full, keys)}")
-        _check_keys(v, full + ".", source)
+        if section and isinstance(v, (dict, DictConfig)):
+            _check_keys(v, full + ".", source)
+        elif section:
+            raise ConfigError(f"{source}: {full} is a section, not a value; set one of its keys, "
+                              f"e.g. {section[0]}=... (all: {', '.join(section)})")
+        else:
+            leaf = full + "." + ".".join(_first_leaf(v)) if isinstance(v, (dict, DictConfig)) else full
+            raise ConfigError(f"{source}: {unknown('config key', leaf.rstrip('.'), keys)}")
+
+
+def _first_leaf(node: Any) -> list[str]:
+    """The dotted path of the first leaf in a nested mapping, e.g. {z_dim: 5} -> ['z_dim']."""
+    path = []
+    while isinstance(node, (dict, DictConfig)) and node:
+        k = next(iter(node))
+        path.append(str(k))
+        node = node[k]
+    return path
 
 
 def parse_overrides(overrides: list[str]) -> DictConfig:
@@ -186,7 +202,7 @@ def validate(cfg: Config) -> Config:
         _require(value is None or (value > 0 and math.isfinite(value)), key, "learning rate must be > 0", value)
     _require(0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, "optim.beta1/beta2", "must be in [0, 1)", (o.beta1, o.beta2))
     _require(o.name in ("adam", "rmsprop"), "optim.name", "must be adam or rmsprop", o.name)
-    _require(o.decay_start is None or 0 <= o.decay_start < t.steps, "optim.decay_start", "must be in [0, train.steps)", o.decay_start)
+    _require(o.decay_from is None or 0 <= o.decay_from < 1, "optim.decay_from", "must be a fraction in [0, 1), or null", o.decay_from)
     _require(cfg.ema is None or 0 < cfg.ema < 1, "ema", "decay must be in (0, 1), or null for off", cfg.ema)
     _require(cfg.amp in (None, "bf16"), "amp", "must be bf16 or null", cfg.amp)
     _require(cfg.data.image_size is None or cfg.data.image_size >= 4, "data.image_size", "must be >= 4", cfg.data.image_size)

@@ -61,7 +61,7 @@ def test_points_reject_image_options() -> None:
 
 def test_digits_train_test() -> None:
     train, test = load_dataset("digits"), load_dataset("digits", split="test")
-    assert train.x.shape == (1500, 1, 16, 16) and test.x.shape == (297, 1, 16, 16)
+    assert train.x.shape == (1500, 1, 8, 8) and test.x.shape == (297, 1, 8, 8)
     assert train.x.dtype == torch.float32 and train.x.min() >= -1 and train.x.max() <= 1
     assert train.x.min() == -1 and train.x.max() > 0.9  # the full range is used
     assert train.num_classes == 10 and set(train.y.tolist()) == set(range(10))
@@ -71,7 +71,7 @@ def test_digits_train_test() -> None:
         data = load_dataset("digits", image_size=8, split=split)
         return Counter(map(tuple, torch.cat([data.x.flatten(1), data.y[:, None].float()], 1).tolist()))
     assert rows("train") + rows("test") == rows("all")
-    assert default_image_size("digits") == 16 and default_image_size("ring8") is None
+    assert default_image_size("digits") == 8 and default_image_size("ring8") is None
 
 
 def test_digits_resize_channels_limit() -> None:

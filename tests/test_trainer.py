@@ -60,7 +60,7 @@ def test_bf16_autocast_trains(tmp_path) -> None:  # noqa: ANN001
 
 def test_ttur_and_lr_decay(tmp_path) -> None:  # noqa: ANN001
     overrides = [o for o in TINY if not o.startswith("train.steps")] + [
-        "train.steps=4", "optim.lr_g=1e-4", "optim.lr_d=4e-4", "optim.decay_start=2", "data.image_size=16"]
+        "train.steps=4", "optim.lr_g=1e-4", "optim.lr_d=4e-4", "optim.decay_from=0.5", "data.image_size=16"]
     run = gankit.train("dcgan", "digits", out=tmp_path / "r", overrides=overrides)
     rows = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
     # logged after each step's scheduler update: constant until step 2, then linear to 0 at step 4

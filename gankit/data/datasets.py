@@ -77,16 +77,16 @@ def _grid25(*, split: str, root: str | None, limit: int | None, seed: int) -> Da
     return sample_mixture("grid25", split=split, count=limit, seed=seed)
 
 
-@register_dataset("digits", image_size=16)
+@register_dataset("digits", image_size=8)
 def _digits(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
-    """scikit-learn's bundled 8x8 digits at 16x16, offline (train 1500 / test 297 after a fixed shuffle)."""
+    """scikit-learn's bundled 8x8 digits at their native 8x8, offline (train 1500 / test 297, fixed shuffle)."""
     from sklearn.datasets import load_digits  # imported here: sklearn is slow to import
 
     bunch = load_digits()
     order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(bunch.target))
     keep = {"train": order[:DIGITS_TRAIN_SIZE], "test": order[DIGITS_TRAIN_SIZE:],
             "all": np.arange(len(order))}[split]
-    x = pixels_to_tensor(bunch.images[keep], max_value=16.0)  # (N, 1, 8, 8); load_dataset resizes to 16
+    x = pixels_to_tensor(bunch.images[keep], max_value=16.0)  # (N, 1, 8, 8); load_dataset resizes when asked
     return Dataset(name="digits", x=x, y=labels_tensor(bunch.target[keep]), num_classes=10, kind="image",
                    class_names=list(DIGIT_NAMES))
 

@@ -57,7 +57,7 @@ def save_checkpoint(state: dict[str, Any], folder: Path, step: int, keep: int) -
         atomic_save(state, tmp_link)
     os.replace(tmp_link, folder / LATEST)
     _fsync_dir(folder)
-    numbered_files = sorted(folder.glob("step_*.pt"))
+    numbered_files = sorted(folder.glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))  # by number, not name
     for old in numbered_files[: max(len(numbered_files) - keep, 0)]:
         old.unlink()
     return folder / LATEST

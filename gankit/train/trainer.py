@@ -33,10 +33,11 @@ def make_optimizers(recipe: Recipe, cfg: Config) -> dict[str, torch.optim.Optimi
 
 
 def make_schedulers(optimizers: dict[str, torch.optim.Optimizer], cfg: Config) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
-    """Constant lr, then linear decay to zero from optim.decay_start to train.steps (CycleGAN's schedule)."""
-    start, total = cfg.optim.decay_start, cfg.train.steps
-    if start is None:
+    """Constant lr, then linear decay to zero from optim.decay_from * train.steps to the end (CycleGAN's schedule)."""
+    if cfg.optim.decay_from is None:
         return {}
+    total = cfg.train.steps
+    start = int(cfg.optim.decay_from * total)
     factor = lambda step: 1.0 - max(0, step - start) / max(1, total - start)  # noqa: E731
     return {name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in optimizers.items()}
 
