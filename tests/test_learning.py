@@ -67,3 +67,18 @@ def test_dcgan_learns_digits(tmp_path, digit_score) -> None:  # noqa: ANN001
     conf_after, is_after = digit_score(run.sample(500, seed=0))
     assert conf_after > 0.63 and conf_after > conf_before + 0.06, (conf_before, conf_after)
     assert is_after > 3.3 and is_after > is_before + 1.5, (is_before, is_after)
+
+
+def test_cgan_samples_the_chosen_class(tmp_path, digit_score) -> None:  # noqa: ANN001
+    """cGAN on digits: asked for class k, the digit classifier sees k (measured 98.6% after 1500 steps)."""
+    run = gankit.train("cgan", "digits", out=tmp_path / "cgan", overrides=FAST + ["train.steps=1500"])
+    labels = torch.arange(10).repeat_interleave(50)
+
+    def accuracy(images: torch.Tensor) -> float:
+        x = ((images + 1) / 2).clamp(0, 1).reshape(len(images), -1).numpy()
+        return float((digit_score.clf.predict(x) == labels.numpy()).mean())
+
+    untrained = build_recipe(run.config, run.data, torch.device("cpu"))
+    before = accuracy(untrained.sample(500, labels=labels))
+    after = accuracy(run.sample(500, labels=labels, seed=0))
+    assert after > 0.85 and before < 0.3, (before, after)
