@@ -44,6 +44,8 @@ def test_list_names_everything(capsys) -> None:  # noqa: ANN001
     (["train", "dcgan", "train.batch_size=0"], "train.batch_size=0"),
     (["train", "dcgan", "data.image_size=30"], "data.image_size=30"),
     (["train", "dcgan", "model.arch=resnt"], "Did you mean 'resnet'"),
+    (["train", "infogan", "recipe_args.info_wieght=2"], "Did you mean 'info_weight'"),
+    (["train", "dcgan", "recipe_args.n_cont=2"], "takes no recipe_args"),
 ])
 def test_bad_input_exits_2_with_a_message(capsys, tmp_path, args, expected) -> None:  # noqa: ANN001
     code, _, err = run_cli(capsys, *args, "--out", str(tmp_path / "run"), "train.progress=false", "train.steps=2")

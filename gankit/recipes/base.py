@@ -140,6 +140,17 @@ class Recipe(nn.Module):
         self.stats.update(values)
 
 
+def check_recipe_args(args: dict, allowed: tuple[str, ...], recipe: str) -> None:
+    """Refuse recipe_args the recipe does not take, naming the nearest valid ones."""
+    from gankit.errors import ConfigError, unknown
+
+    for key in args:
+        if key not in allowed:
+            if not allowed:
+                raise ConfigError(f"recipe_args.{key}: recipe {recipe!r} takes no recipe_args")
+            raise ConfigError(f"recipe_args: {unknown(f'argument of recipe {recipe!r}', key, allowed)}")
+
+
 def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
     """Spherical interpolation between rows of a and b (White 2016), linear when they are parallel."""
     a_n, b_n = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
@@ -150,4 +161,4 @@ def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
     return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
 
 
-__all__ = ["RECIPES", "register_recipe", "Recipe", "Phase", "Latent", "EMA", "LossTerms", "slerp"]
+__all__ = ["RECIPES", "register_recipe", "Recipe", "Phase", "Latent", "EMA", "LossTerms", "slerp", "check_recipe_args"]

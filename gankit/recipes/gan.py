@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.losses import PENALTIES, Penalty, get_loss
 from gankit.nets import NetSpec, build_nets
-from gankit.recipes.base import Latent, LossTerms, Phase, Recipe, register_recipe
+from gankit.recipes.base import Latent, LossTerms, Phase, Recipe, check_recipe_args, register_recipe
 from gankit.recipes.terms import TERMS, Context, Term
 from gankit.registry import Registry
 from gankit.types import Batch
@@ -55,6 +55,7 @@ class GAN(Recipe):
 
     @classmethod
     def from_config(cls, cfg, data) -> "GAN":  # noqa: ANN001
+        check_recipe_args(cfg.recipe_args, (), "gan")
         terms = build_items(TERMS, cfg.terms, "terms")
         num_classes = _classes_needed(cfg, data, terms)
         spec = NetSpec(

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.losses import PENALTIES
 from gankit.nets import NetSpec, build_nets
-from gankit.recipes.base import Latent, register_recipe
+from gankit.recipes.base import Latent, check_recipe_args, register_recipe
 from gankit.recipes.gan import GAN, build_items
 from gankit.recipes.terms import TERMS, Context, Term
 
@@ -90,6 +90,7 @@ class InfoGAN(GAN):
     @classmethod
     def from_config(cls, cfg, data) -> "InfoGAN":  # noqa: ANN001
         args = dict(cfg.recipe_args)
+        check_recipe_args(args, ("cat_dims", "n_cont", "info_weight", "cont_weight"), "infogan")
         cat_dims = tuple(args.pop("cat_dims", (10,)))
         n_cont = int(args.pop("n_cont", 2))
         if any(k < 2 for k in cat_dims) or n_cont < 0 or (not cat_dims and n_cont == 0):
