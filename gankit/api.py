@@ -52,7 +52,7 @@ class Run:
     def _labels(self, n: int, labels: int | list[int] | Tensor | None) -> Tensor | None:
         if labels is None:
             return None
-        classes = self._label_classes()
+        classes = self.recipe.label_classes()
         if not classes:
             raise ConfigError(f"preset {self.config.preset!r} is not conditional: it cannot sample a chosen class")
         labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).reshape(-1)
@@ -60,13 +60,6 @@ class Run:
         if labels.numel() != n or int(labels.min()) < 0 or int(labels.max()) >= classes:
             raise ConfigError(f"class labels must be {n} values in 0..{classes - 1}, got {labels.tolist()[:8]}")
         return labels
-
-    def _label_classes(self) -> int:
-        """Classes a label may pick: G's classes, or InfoGAN's first categorical code."""
-        if getattr(self.recipe, "num_classes", 0):
-            return self.recipe.num_classes
-        layout = getattr(self.recipe, "layout", None)
-        return layout.cat_dims[0] if layout is not None and layout.cat_dims else 0
 
     def sample(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Tensor:
         """n samples on the CPU (images (n, C, H, W) in [-1, 1], or points (n, D)).
@@ -151,7 +144,7 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None) -> Run:
             if key not in RESUMABLE_KEYS:
                 raise ConfigError(f"{key} cannot change when resuming (it would change the networks, data or "
                                   f"optimisation); allowed: {', '.join(RESUMABLE_KEYS)}")
-        cfg = cfgmod.validate(cfgmod._merge([cfg, cfgmod.parse_overrides(overrides)]))
+        cfg = cfgmod.validate(cfgmod.merge([cfg, cfgmod.parse_overrides(overrides)]))
         run.write_text(run.config, cfgmod.to_yaml(cfg))
     return _fit(cfg, run, resume=True)
 

@@ -154,12 +154,12 @@ def resolve(preset: str, data: str | None = None, overrides: list[str] | None = 
         _check_keys(extra, "", "argument")
         layers.append(extra)
     layers.append(parse_overrides(overrides or []))
-    return validate(_merge(layers))
+    return validate(merge(layers))
 
 
 def from_yaml(path: Path) -> Config:
     """A config saved in a run directory."""
-    return validate(_merge([OmegaConf.structured(Config), _load_yaml(path)]))
+    return validate(merge([OmegaConf.structured(Config), _load_yaml(path)]))
 
 
 def to_yaml(cfg: Config) -> str:
@@ -172,7 +172,7 @@ def _load_yaml(path: Path) -> DictConfig:
     return node
 
 
-def _merge(layers: list) -> Config:
+def merge(layers: list) -> Config:
     try:
         return OmegaConf.to_object(OmegaConf.merge(*layers))  # type: ignore[return-value]
     except OmegaConfBaseException as e:

@@ -113,6 +113,9 @@ def test_infogan_varies_a_chosen_code(tmp_path) -> None:  # noqa: ANN001
     assert not np.allclose(walk[0].numpy(), walk[1].numpy())
     with pytest.raises(gankit.ConfigError, match="cont0"):
         run.interpolate(code="cont7")
+    # labels pick the first categorical code: same noise, another code value, another image
+    assert run.recipe.label_classes() == 10
+    assert not np.allclose(run.sample(2, labels=3, seed=0).numpy(), run.sample(2, labels=4, seed=0).numpy())
 
 
 def test_corrupt_image_in_folder_is_named(capsys, tmp_path) -> None:  # noqa: ANN001

@@ -100,6 +100,10 @@ class Recipe(nn.Module):
         y = a.y.repeat_interleave(steps) if a.y is not None else None
         return Latent(z, y)
 
+    def label_classes(self) -> int:
+        """How many values ``labels`` may take in ``sample_latent`` (0: this recipe takes no labels)."""
+        return 0
+
     def code_names(self) -> list[str]:
         """Names of the interpretable latent codes (InfoGAN); empty for other recipes."""
         return []

@@ -73,6 +73,9 @@ class GAN(Recipe):
         return [Phase("D", self.d_step, trains="D", repeats=self.n_critic, after=self._constrain),
                 Phase("G", self.g_step, trains="G", new_batch=False)]
 
+    def label_classes(self) -> int:
+        return self.num_classes
+
     def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
         device = next(self.G.parameters()).device
         z = torch.randn(n, self.z_dim, device=device, generator=generator)

@@ -105,6 +105,10 @@ class InfoGAN(GAN):
     def code_names(self) -> list[str]:
         return self.layout.names()
 
+    def label_classes(self) -> int:
+        """``labels`` set the first categorical code."""
+        return self.layout.cat_dims[0] if self.layout.cat_dims else 0
+
     def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
         """Noise ~ N(0, I), categorical codes uniform, continuous codes ~ U(-1, 1); ``labels`` fixes cat0."""
         device = next(self.G.parameters()).device

@@ -59,8 +59,8 @@ class Trainer:
         self._t0 = time.time()
 
     def _fixed_labels(self, n: int) -> Tensor | None:
-        """Conditional recipes: each grid row shows one class."""
-        k = getattr(self.recipe, "num_classes", 0)
+        """Conditional recipes (and InfoGAN's first code): each grid row shows one class."""
+        k = self.recipe.label_classes()
         if not k:
             return None
         per_row = max(int(n**0.5), 1)
