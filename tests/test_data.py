@@ -118,7 +118,8 @@ def test_image_folder_with_classes(tmp_path: Path) -> None:
     _png(tmp_path / "dogs" / "c.png", (20, 50), (0, 0, 255))
     (tmp_path / "dogs" / "notes.txt").write_text("not an image")
     (tmp_path / ".DS_Store").write_bytes(b"\x00junk")
-    data = load_dataset(str(tmp_path))
+    with pytest.warns(UserWarning, match=r"ignored 1 non-image file\(s\): dogs/notes.txt"):  # hidden files: silent
+        data = load_dataset(str(tmp_path))
     assert data.class_names == ["cats", "dogs"] and data.num_classes == 2
     assert data.y.tolist() == [0, 0, 1]
     assert data.x.shape == (3, 3, 16, 16)  # smallest side of the first image (30) -> 16
@@ -154,7 +155,7 @@ def test_image_folder_truncated_file(tmp_path: Path) -> None:
 
 def test_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "readme.txt").write_text("nothing here")
-    with pytest.raises(DataError, match="no images found"):
+    with pytest.raises(DataError, match="no images found"), pytest.warns(UserWarning, match="readme.txt"):
         load_dataset(str(tmp_path))
 
 

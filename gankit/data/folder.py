@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,8 +31,20 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if not hidden(p) and is_image_file(p))
 
 
+def warn_skipped(folder: Path) -> None:
+    """Name the visible files that are not read because their extension is not an image's."""
+    skipped = sorted(p for p in folder.rglob("*") if p.is_file() and not is_image_file(p)
+                     and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if skipped:
+        names = ", ".join(str(p.relative_to(folder)) for p in skipped[:MAX_LISTED])
+        more = f" and {len(skipped) - MAX_LISTED} more" if len(skipped) > MAX_LISTED else ""
+        warnings.warn(f"{folder}: ignored {len(skipped)} non-image file(s): {names}{more} "
+                      f"(only {' '.join(IMAGE_EXTENSIONS)} are read)", stacklevel=3)
+
+
 def scan_folder(folder: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
     """(files, labels, class names): sub-folders are classes (sorted); loose images are unlabelled."""
+    warn_skipped(folder)
     entries = sorted(folder.iterdir())
     loose = [p for p in entries if is_image_file(p)]
     classes = [d for d in entries if d.is_dir() and not d.name.startswith(".") and image_files(d)]
