@@ -40,8 +40,10 @@ def pick_device(name: str) -> torch.device:
 class Run:
     """A trained (or training) GAN in its run directory."""
 
-    def __init__(self, path: Path, cfg: Config, recipe: Recipe, data: DataInfo, step: int, device: torch.device) -> None:
+    def __init__(self, path: Path, cfg: Config, recipe: Recipe, data: DataInfo, step: int, device: torch.device,
+                 checkpoint: str = LATEST) -> None:
         self.path, self.config, self.recipe, self.data, self.step, self.device = path, cfg, recipe, data, step, device
+        self.checkpoint = checkpoint  # the file the weights came from, e.g. latest.pt or best.pt
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, preset={self.config.preset!r}, data={self.data.name!r}, step={self.step})"
@@ -75,6 +77,26 @@ class Run:
         latent = self.recipe.walk(rows, steps, code=code, generator=self._generator(seed))
         return self.recipe.generate(latent).float().cpu()
 
+    def evaluate(self, metrics: list[str] | str | None = None, *, n: int | None = None, features: str | None = None,
+                 split: str | None = None, seed: int | None = None, log: bool = True) -> dict[str, Any]:
+        """Score this generator (defaults: the run's ``eval`` config) and, with ``log``, append the
+        row (scores and protocol) to the run's metrics.jsonl. Returns {'eval/fid': ..., 'protocol': {...}}."""
+        from dataclasses import replace
+
+        from gankit.evaluate import Evaluation
+
+        if isinstance(metrics, str):
+            metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+        given = {"metrics": metrics, "n": n, "features": features, "split": split, "seed": seed}
+        cfg = replace(self.config.eval, **{k: v for k, v in given.items() if v is not None})
+        row = Evaluation(cfg, self.config.data, self.data, self.recipe, self.device)(self.recipe, self.step)
+        row["checkpoint"] = self.checkpoint
+        if log:
+            run = RunDir(self.path)
+            run.log(row)
+            run.close()
+        return row
+
     def info(self) -> dict[str, Any]:
         n_params = {name: sum(p.numel() for p in params) for name, params in self.recipe.param_groups().items()}
         return {"path": str(self.path), "preset": self.config.preset, "recipe": self.config.recipe,
@@ -106,12 +128,24 @@ def load(run_dir: str | Path, *, device: str = "auto", checkpoint: str | Path | 
         raise ConfigError(f"{run.path} is not a gankit run directory (no config.yaml)")
     cfg = cfgmod.from_yaml(run.config)
     dev = pick_device(device)
-    state = load_checkpoint(Path(checkpoint) if checkpoint else run.checkpoints / LATEST, map_location=dev)
+    path = _checkpoint_path(run, checkpoint)
+    state = load_checkpoint(path, map_location=dev)
     data = DataInfo.from_dict(state["data"])
     recipe = build_recipe(cfg, data, dev)
     recipe.load_state_dict(state["recipe"])
     recipe.eval()
-    return Run(run.path, cfg, recipe, data, int(state["step"]), dev)
+    return Run(run.path, cfg, recipe, data, int(state["step"]), dev, checkpoint=path.name)
+
+
+def _checkpoint_path(run: RunDir, checkpoint: str | Path | None) -> Path:
+    """latest.pt by default; 'best' or 'latest' by name; else a file name in checkpoints/ or a path."""
+    if checkpoint is None:
+        return run.checkpoints / LATEST
+    name = str(checkpoint)
+    if name in ("best", "latest"):
+        return run.checkpoints / f"{name}.pt"
+    in_run = run.checkpoints / name
+    return in_run if in_run.is_file() else Path(name)
 
 
 def default_out(cfg: Config) -> Path:

@@ -104,6 +104,56 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(f"wrote {write_report(args.run)}")
 
 
+def _csv(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    import gankit
+
+    run = gankit.load(args.run, device=args.device, checkpoint=args.checkpoint)
+    row = run.evaluate(_csv(args.metrics) if args.metrics else None, n=args.n, features=args.features,
+                       split=args.split, seed=args.seed)
+    scores = {k.removeprefix("eval/"): v for k, v in row.items() if k.startswith("eval/")}
+    width = max(len(k) for k in scores)
+    print(f"{run.config.preset} on {run.data.name}, step {run.step} ({run.checkpoint}):")
+    for key, value in scores.items():
+        print(f"  {key:<{width}}  {value:.6g}")
+    p = row["protocol"]
+    print(f"protocol: {p.get('extractor', 'no features')} (sha256 {p.get('weights_sha256', '')[:12] or '-'}), "
+          f"resize {p.get('resize', '-')}, {p['n_fake']} generated vs {p['n_real']} real ({p['reference']}), "
+          f"seed {p['seed']}, sampler {p['sampler']}")
+    print(f"appended to {run.path / 'metrics.jsonl'}")
+
+
+def cmd_evaluator(args: argparse.Namespace) -> None:
+    from gankit.metrics.domain import describe, load_evaluator, train_evaluator
+
+    if args.action == "train":
+        evaluator = train_evaluator(args.data, root=args.root, epochs=args.epochs, seed=args.seed, device=args.device,
+                                    force=args.force)
+    else:
+        evaluator = load_evaluator(args.data, root=args.root, device="cpu")
+    print(describe(evaluator))
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from gankit.report import compare_text, summary, write_compare
+
+    print(compare_text([summary(r) for r in args.runs]))
+    print(f"wrote {write_compare(args.runs, args.out)}")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from gankit.bench import modes_bench, table
+
+    cells = modes_bench(_csv(args.recipes), _csv(args.data), args.seeds, Path(args.out), steps=args.steps,
+                        overrides=args.overrides, device=args.device)
+    print()
+    print(table(cells, args.seeds))
+    print(f"runs and modes.md in {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gankit", description="Train, sample and inspect GANs.")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -144,6 +194,44 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write RUN/report.html")
     p.add_argument("run")
     p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser("eval", help="score a run: gankit eval RUN --metrics fid,kid,is,pr --n 10000")
+    p.add_argument("run")
+    p.add_argument("--metrics", help="comma-separated: fid kid is pr dc class_acc code_acc modes (default: the run's eval.metrics)")
+    p.add_argument("--n", type=int, help="generated samples (default: the run's eval.n)")
+    p.add_argument("--features", choices=["auto", "inception", "domain"],
+                   help="feature network: FID InceptionV3, the data set's domain evaluator, or auto (inception when its weights are here)")
+    p.add_argument("--split", help="reference split of the real data (default test)")
+    p.add_argument("--seed", type=int, help="seed of the generated samples")
+    p.add_argument("--checkpoint", help="latest (default), best, or a checkpoint file")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser("evaluator", help="the offline domain evaluator: gankit evaluator train mnist")
+    p.add_argument("action", choices=["train", "info"])
+    p.add_argument("data", help="labelled data set: digits, mnist, fashion-mnist, cifar10, a class-folder or .npz")
+    p.add_argument("--root", help="folder holding mnist.npz etc. (as data.root)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: sized for the data)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="retrain even when a cached evaluator exists")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(fn=cmd_evaluator)
+
+    p = sub.add_parser("compare", help="runs side by side: a table here and an HTML page")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--out", default="compare.html")
+    p.set_defaults(fn=cmd_compare)
+
+    p = sub.add_parser("bench", help="benchmarks: gankit bench modes --recipes gan,wgan-gp --data ring8,grid25 --seeds 5")
+    p.add_argument("suite", choices=["modes"])
+    p.add_argument("overrides", nargs="*", help="key=value config overrides for every run")
+    p.add_argument("--recipes", default="gan", help="comma-separated presets")
+    p.add_argument("--data", default="ring8,grid25", help="comma-separated data sets (ring8, grid25, stacked-mnist)")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--steps", type=int, help="training steps per run (default: each preset's)")
+    p.add_argument("--out", default="runs/bench-modes", help="folder of the runs; re-running reuses finished ones")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_bench)
     return parser
 
 
@@ -151,12 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # argparse cannot take positionals after options, so key=value overrides may arrive here
-    unknown_args = [a for a in extra if args.verb != "train" or a.startswith("-") or "=" not in a]
+    takes_overrides = args.verb in ("train", "bench")
+    unknown_args = [a for a in extra if not takes_overrides or a.startswith("-") or "=" not in a]
     if unknown_args:
         parser.error(f"unrecognized arguments: {' '.join(unknown_args)}")
-    if args.verb == "train":
+    if takes_overrides:
         args.overrides = list(args.overrides) + extra
-    for name in ("n", "rows", "steps"):
+    for name in ("n", "rows", "steps", "seeds", "epochs"):
         if getattr(args, name, 1) is not None and getattr(args, name, 1) < 1:
             print(f"gankit: error: --{name} must be >= 1", file=sys.stderr)
             return EXIT_BAD_INPUT

@@ -1,6 +1,7 @@
 """Shared fixtures: tiny settings and the path of the offline data beside the repo."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,8 @@ TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=8", "train.batch_size
 
 @pytest.fixture(autouse=True)
 def _torch_threads():
-    """Two threads at most: the CI machine has two cores."""
-    torch.set_num_threads(2)
+    """Two threads at most: the CI machine has two cores (fewer when OMP_NUM_THREADS says so)."""
+    torch.set_num_threads(min(2, int(os.environ.get("OMP_NUM_THREADS", "2"))))
     yield
 
 

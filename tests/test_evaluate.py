@@ -1,0 +1,138 @@
+"""End-to-end evaluation: the mode metric, `gankit eval`, protocol rows, compare, bench modes, reports."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+import torch
+
+import gankit
+from gankit.bench import mean_se, modes_bench
+from gankit.cli import main
+from gankit.data import load_dataset
+from gankit.evaluate import best_key, higher_is_better, is_better
+from gankit.config import EvalConfig
+from gankit.metrics import modes_2d
+from gankit.report import compare_text, summary, write_compare, write_report
+
+FAST = ["train.progress=false", "device=cpu", "train.log_every=10", "train.sample_every=50", "train.checkpoint_every=50",
+        "model.g_width=32", "model.d_width=32"]
+
+
+@pytest.mark.parametrize("name, modes", [("ring8", 8), ("grid25", 25)])
+def test_modes_on_exact_mixture_samples(name, modes) -> None:  # noqa: ANN001
+    """Real mixture samples: every mode, >= 98.5% high quality (a 3-std disc holds 98.9% of a 2D Gaussian)."""
+    x = load_dataset(name, split="test", seed=3).x[:2500]
+    result = modes_2d(x, name)
+    assert result["modes"] == modes
+    assert result["high_quality"] >= 0.985
+    assert result["reverse_kl"] < 0.02
+
+
+def test_modes_on_a_collapsed_generator() -> None:
+    """All samples around one centre: 1 mode, reverse KL log(8); far-away points are not high quality."""
+    x = load_dataset("ring8", split="test", seed=0).x[:2500]
+    centre = x[0:1].round()  # a ring8 centre has coordinates in {0, +-2, +-1.414}
+    collapsed = centre + 0.01 * torch.randn(2500, 2, generator=torch.Generator().manual_seed(0))
+    nearest = modes_2d(collapsed, "ring8")
+    assert nearest["modes"] == 1 and nearest["reverse_kl"] == pytest.approx(torch.log(torch.tensor(8.0)).item())
+    far = modes_2d(torch.full((100, 2), 10.0), "ring8")
+    assert far["modes"] == 0 and far["high_quality"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def ring_run(tmp_path_factory):  # noqa: ANN001, ANN201
+    out = tmp_path_factory.mktemp("eval") / "gan"
+    return gankit.train("gan", "ring8", out=out, overrides=FAST + ["train.steps=150"])
+
+
+def test_eval_row_has_scores_and_protocol_and_is_logged(ring_run) -> None:  # noqa: ANN001
+    row = ring_run.evaluate("modes,fid,kid,pr,dc", n=600, seed=1)
+    for key in ("eval/fid", "eval/kid", "eval/kid_std", "eval/precision", "eval/recall", "eval/density",
+                "eval/coverage", "eval/modes", "eval/high_quality", "eval/reverse_kl"):
+        assert isinstance(row[key], (int, float)), key
+    p = row["protocol"]
+    assert (p["n_fake"], p["n_real"], p["reference"], p["seed"], p["sampler"]) == (600, 600, "ring8:test", 1, "ema")
+    assert p["extractor"] == "points" and p["kid_subset_size"] == 600 and p["pr_k"] == 3
+    logged = [json.loads(line) for line in (ring_run.path / "metrics.jsonl").read_text().splitlines()]
+    assert logged[-1]["eval/fid"] == row["eval/fid"] and logged[-1]["protocol"] == p
+    again = ring_run.evaluate("modes,fid", n=600, seed=1, log=False)
+    assert again["eval/fid"] == row["eval/fid"] and again["eval/modes"] == row["eval/modes"]  # fixed seeds
+    other = ring_run.evaluate("fid", n=600, seed=2, log=False)
+    assert other["eval/fid"] != row["eval/fid"]
+
+
+def test_eval_cli_prints_scores_and_rejects_bad_metrics(ring_run, capsys) -> None:  # noqa: ANN001
+    assert main(["eval", str(ring_run.path), "--metrics", "modes", "--n", "300", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "modes" in out and "300 generated vs 300 real (ring8:test)" in out
+    before = (ring_run.path / "metrics.jsonl").read_text()
+    assert main(["eval", str(ring_run.path), "--metrics", "fdi", "--device", "cpu"]) == 2
+    assert "unknown metric 'fdi'. Did you mean 'fid'" in capsys.readouterr().err
+    assert main(["eval", str(ring_run.path), "--metrics", "class_acc", "--device", "cpu"]) == 2
+    assert "conditional generator" in capsys.readouterr().err
+    assert main(["eval", str(ring_run.path), "--metrics", "fid", "--n", "0"]) == 2
+    assert (ring_run.path / "metrics.jsonl").read_text() == before  # nothing written by the failures
+
+
+def test_best_checkpoint_selection_rules() -> None:
+    assert best_key(EvalConfig(metrics=["kid", "fid"])) == "eval/kid"
+    assert best_key(EvalConfig(metrics=["pr"], best="recall")) == "eval/recall"
+    assert not higher_is_better("fid") and higher_is_better("eval/precision")
+    assert is_better(3.0, None, "eval/fid") and is_better(2.0, 3.0, "eval/fid") and not is_better(4.0, 3.0, "eval/fid")
+    assert is_better(0.9, 0.8, "eval/recall")
+    with pytest.raises(gankit.errors.ConfigError, match="Did you mean 'fid'"):
+        best_key(EvalConfig(metrics=["fid"], best="fdi"))
+
+
+def test_compare_table_and_page(ring_run, tmp_path, capsys) -> None:  # noqa: ANN001
+    other = gankit.train("lsgan", "ring8", out=tmp_path / "lsgan",
+                         overrides=FAST + ["train.steps=60", "model.arch=mlp", "model.g_norm=batch"])
+    other.evaluate("modes", n=200)
+    text = compare_text([summary(ring_run.path), summary(other.path)])
+    assert "gan" in text and "lsgan" in text and "modes" in text
+    assert main(["compare", str(ring_run.path), str(other.path), "--out", str(tmp_path / "c.html")]) == 0
+    page = (tmp_path / "c.html").read_text()
+    assert "2 runs compared" in page and "lsgan" in page and page.count("data:image/png;base64,") >= 3
+    assert "different protocols" in page  # 200 vs 300 or 600 samples: the scores are flagged as not comparable
+    assert main(["compare", str(tmp_path / "nope")]) == 2
+
+
+def test_bench_modes_table_and_reuse(tmp_path) -> None:  # noqa: ANN001
+    lines: list[str] = []
+    cells = modes_bench(["gan"], ["ring8"], 2, tmp_path, steps=30, overrides=FAST, device="cpu", echo=lines.append)
+    assert len(cells) == 1 and len(cells[0].values["modes"]) == 2 and len(lines) == 2
+    md = (tmp_path / "modes.md").read_text()
+    assert "| gan | ring8 |" in md and "±" in md
+    stamp = (tmp_path / "gan-ring8-seed0" / "checkpoints" / "latest.pt").stat().st_mtime_ns
+    again = modes_bench(["gan"], ["ring8"], 2, tmp_path, steps=30, overrides=FAST, device="cpu", echo=lines.append)
+    assert again[0].values["modes"] == cells[0].values["modes"]  # finished runs are reused, not retrained
+    assert (tmp_path / "gan-ring8-seed0" / "checkpoints" / "latest.pt").stat().st_mtime_ns == stamp
+    assert mean_se([1.0, 3.0]) == (2.0, 1.0)
+
+
+def test_report_lists_evaluations_and_protocol(ring_run) -> None:  # noqa: ANN001
+    ring_run.evaluate("modes", n=300)
+    page = write_report(ring_run.path).read_text()
+    for text in ("<h2>Symptoms</h2>", "<h2>Evaluation</h2>", "Protocol of the latest evaluation", "ring8:test",
+                 "<h2>Losses</h2>", "Samples from a fixed z", "<h2>Config</h2>"):
+        assert text in page, text
+    assert "http://" not in page and "https://" not in page and "<script src" not in page  # self-contained
+
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian: apt install chromium)")
+def test_report_renders_in_headless_chromium(ring_run, tmp_path) -> None:  # noqa: ANN001
+    report = write_report(ring_run.path)
+    shot = tmp_path / "shot.png"
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", report.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr
+    assert "Evaluation" in dom.stdout and "Samples from a fixed z" in dom.stdout
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1200,2000", report.as_uri()], capture_output=True, timeout=120, check=True)
+    assert shot.stat().st_size > 10_000  # a page with pictures, not a blank one
