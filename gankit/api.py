@@ -21,7 +21,7 @@ from gankit.types import DataInfo
 
 # keys that may change when a run is resumed: they do not touch the networks or the data order
 RESUMABLE_KEYS = ("train.steps", "train.checkpoint_every", "train.sample_every", "train.log_every",
-                  "train.keep_checkpoints", "train.progress", "device")
+                  "train.keep_checkpoints", "train.progress", "device", "symptoms.enabled")
 
 
 def pick_device(name: str) -> torch.device:
@@ -89,7 +89,8 @@ class Run:
             metrics = [m.strip() for m in metrics.split(",") if m.strip()]
         given = {"metrics": metrics, "n": n, "features": features, "split": split, "seed": seed}
         cfg = replace(self.config.eval, **{k: v for k, v in given.items() if v is not None})
-        row = Evaluation(cfg, self.config.data, self.data, self.recipe, self.device)(self.recipe, self.step)
+        evaluation = Evaluation(cfg, self.config.data, self.data, self.recipe, self.device, train_missing=True)
+        row = evaluation(self.recipe, self.step)
         row["checkpoint"] = self.checkpoint
         if log:
             run = RunDir(self.path)
@@ -183,6 +184,22 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None) -> Run:
     return _fit(cfg, run, resume=True)
 
 
+def _evaluation(cfg: Config, info: DataInfo, recipe: Recipe, device: torch.device):  # noqa: ANN202
+    """The evaluation run every eval.every steps, built before training so a missing feature network
+    fails at once; building it (it may train a domain evaluator) leaves the training RNG untouched."""
+    if not cfg.eval.every:
+        return None
+    from gankit.evaluate import Evaluation, best_key
+    from gankit.train.checkpoint import rng_state, set_rng_state
+
+    best_key(cfg.eval)
+    state = rng_state()
+    try:
+        return Evaluation(cfg.eval, cfg.data, info, recipe, device, train_missing=True)
+    finally:
+        set_rng_state(state)
+
+
 def _fit(cfg: Config, run: RunDir, *, resume: bool) -> Run:
     from gankit.data import InMemoryLoader, load_dataset
 
@@ -194,7 +211,7 @@ def _fit(cfg: Config, run: RunDir, *, resume: bool) -> Run:
     recipe = build_recipe(cfg, info, device)
     loader = InMemoryLoader(dataset, cfg.train.batch_size, seed=cfg.seed)
     reference = dataset.x[:2000] if dataset.kind == "points" else None
-    trainer = Trainer(recipe, loader, cfg, run, device, info, reference=reference)
+    trainer = Trainer(recipe, loader, cfg, run, device, info, reference=reference, evaluation=_evaluation(cfg, info, recipe, device))
     if resume:
         trainer.resume()
     trainer.fit()

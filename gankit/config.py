@@ -56,6 +56,32 @@ class TrainConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Evaluation during training (``every`` > 0) and the defaults of ``gankit eval``."""
+    every: int = 0  # evaluate every this many steps and keep checkpoints/best.pt; 0: off
+    metrics: list[str] = field(default_factory=lambda: ["fid"])  # fid kid is pr dc class_acc code_acc modes
+    n: int = 2000  # generated samples per evaluation (real: as many, capped by the reference split)
+    features: str = "auto"  # inception | domain | auto (inception when its weights are here, else domain)
+    split: str = "test"  # reference split of the real data
+    seed: int = 0  # seed of the generated samples (same z at every evaluation)
+    best: str | None = None  # metric that picks best.pt; null: the first of ``metrics``
+
+
+@dataclass
+class SymptomConfig:
+    """Detectors of the classic failure symptoms, run on the logged statistics during training."""
+    enabled: bool = True
+    patience: int = 4  # a symptom begins when its condition held in this many of the last ``window`` log rows ...
+    window: int = 6  # ... and ends when it failed in ``patience`` of the last ``window`` rows
+    warmup: int = 300  # no symptom is reported before this step (an untrained G is neither diverse nor settled)
+    samples: int = 64  # fixed-z samples probed at each log row for sample/diversity and sample/change
+    collapse_diversity: float = 0.25  # mode collapse: samples' mean pairwise distance below this fraction of the data's
+    overpower_acc: float = 0.99  # D overpowers: D ranks at least this fraction of (real, fake) pairs correctly ...
+    overpower_grad: float = 0.05  # ... and G's gradient norm is below this fraction of its largest so far
+    nonconv_change: float = 0.5  # non-convergence: fixed-z samples move this much between log rows (x data's spread)
+
+
+@dataclass
 class Config:
     preset: str = "dcgan"
     paper: str = ""
@@ -70,6 +96,8 @@ class Config:
     recipe_args: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments of the recipe
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    symptoms: SymptomConfig = field(default_factory=SymptomConfig)
     ema: float | None = 0.999  # decay of the generator's moving average; null: off
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -207,6 +235,13 @@ def validate(cfg: Config) -> Config:
     _require(cfg.amp in (None, "bf16"), "amp", "must be bf16 or null", cfg.amp)
     _require(cfg.data.image_size is None or cfg.data.image_size >= 4, "data.image_size", "must be >= 4", cfg.data.image_size)
     _require(cfg.data.channels in (None, 1, 3), "data.channels", "must be 1 or 3", cfg.data.channels)
+    sy = cfg.symptoms
+    _require(1 <= sy.patience <= sy.window, "symptoms.patience", f"must be in [1, symptoms.window={sy.window}]", sy.patience)
+    _require(sy.warmup >= 0, "symptoms.warmup", "must be >= 0", sy.warmup)
+    _require(sy.samples >= 2, "symptoms.samples", "must be >= 2 (diversity needs pairs)", sy.samples)
+    for key, value in [("symptoms.collapse_diversity", sy.collapse_diversity), ("symptoms.overpower_acc", sy.overpower_acc),
+                       ("symptoms.overpower_grad", sy.overpower_grad), ("symptoms.nonconv_change", sy.nonconv_change)]:
+        _require(value > 0 and math.isfinite(value), key, "must be > 0", value)
     from gankit.losses import LOSSES
     from gankit.recipes import RECIPES
 

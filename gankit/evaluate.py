@@ -87,7 +87,8 @@ class PointsExtractor(FeatureExtractor):
         yield torch.nn.Parameter(self._device_anchor, requires_grad=False)
 
 
-def load_extractor(features: str, data: DataInfo, data_cfg: DataConfig, device: torch.device) -> FeatureExtractor:
+def load_extractor(features: str, data: DataInfo, data_cfg: DataConfig, device: torch.device,
+                   train_missing: bool = False) -> FeatureExtractor:
     """The feature network for ``features`` (inception | domain | auto) on this data."""
     if features not in FEATURES:
         raise ConfigError(unknown("features", features, FEATURES))
@@ -97,20 +98,21 @@ def load_extractor(features: str, data: DataInfo, data_cfg: DataConfig, device: 
 
     if features == "inception" or (features == "auto" and inception_available()):
         return load_inception(device=device)
-    return domain_evaluator(data.name, data_cfg, device)
+    return domain_evaluator(data.name, data_cfg, device, train_missing)
 
 
-def domain_evaluator(name: str, data_cfg: DataConfig, device: torch.device) -> FeatureExtractor:
+def domain_evaluator(name: str, data_cfg: DataConfig, device: torch.device, train_missing: bool = False) -> FeatureExtractor:
+    """The cached domain evaluator of a data set; with ``train_missing`` it is trained (once) when absent."""
     from gankit.metrics.domain import load_evaluator
 
-    return load_evaluator(name, root=data_cfg.root, device=device)
+    return load_evaluator(name, root=data_cfg.root, device=device, train_if_missing=train_missing)
 
 
 class Evaluation:
     """Scores generators against one fixed reference set with fixed generated-sample seeds."""
 
     def __init__(self, cfg: EvalConfig, data_cfg: DataConfig, data: DataInfo, recipe: Recipe, device: torch.device,
-                 *, batch_size: int = 250) -> None:
+                 *, batch_size: int = 250, train_missing: bool = False) -> None:
         from gankit.data import load_dataset
         from gankit.data.dataset import subset
 
@@ -124,15 +126,15 @@ class Evaluation:
         real = subset(real, cfg.n, cfg.seed)  # as many real samples as generated ones, when the split has them
         self.n_real = len(real)
         needs_features = bool(FEATURE_METRICS & set(self.metrics)) or "is" in self.metrics
-        self.extractor = load_extractor(cfg.features, data, data_cfg, device) if needs_features else None
+        self.extractor = load_extractor(cfg.features, data, data_cfg, device, train_missing) if needs_features else None
         if "is" in self.metrics and not (self.extractor and self.extractor.num_classes):
             raise ConfigError(f"metric 'is' needs class probabilities; the {self.extractor.name} features have none "
                               "(use features=inception or features=domain)")
         self.labeller = None  # the domain classifier for class/code accuracy and stacked-mnist modes
         if {"class_acc", "code_acc"} & set(self.metrics):
-            self.labeller = domain_evaluator(data.name, data_cfg, device)
+            self.labeller = domain_evaluator(data.name, data_cfg, device, train_missing)
         if "modes" in self.metrics and data.name == "stacked-mnist":
-            self.labeller = domain_evaluator("mnist", data_cfg, device)
+            self.labeller = domain_evaluator("mnist", data_cfg, device, train_missing)
         self.real = self._features(_chunks(real.x, batch_size)) if self.extractor else None
 
     def _check_applicable(self, recipe: Recipe) -> None:

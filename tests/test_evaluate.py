@@ -136,3 +136,51 @@ def test_report_renders_in_headless_chromium(ring_run, tmp_path) -> None:  # noq
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
                     "--window-size=1200,2000", report.as_uri()], capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000  # a page with pictures, not a blank one
+
+
+def test_eval_every_keeps_the_best_checkpoint_across_resume(tmp_path) -> None:  # noqa: ANN001
+    over = FAST + ["train.steps=150", "eval.every=50", "eval.metrics=[modes]", "eval.best=high_quality", "eval.n=500"]
+    run = gankit.train("gan", "ring8", out=tmp_path / "run", overrides=over)
+    evals = [r for r in map(json.loads, (run.path / "metrics.jsonl").read_text().splitlines()) if r.get("kind") == "eval"]
+    assert [r["step"] for r in evals] == [50, 100, 150]
+    best = max(evals, key=lambda r: r["eval/high_quality"])  # first of equals is kept: strictly better replaces
+    assert evals[-1]["best"]["step"] == best["step"] and evals[-1]["best"]["value"] == best["eval/high_quality"]
+    best_run = gankit.load(run.path, device="cpu", checkpoint="best")
+    assert best_run.step == best["step"] and best_run.checkpoint == "best.pt"
+    again = best_run.evaluate(["modes"], n=500, log=False)
+    assert again["eval/high_quality"] == best["eval/high_quality"]  # same weights, same seed: the same score
+    resumed = gankit.resume(run.path, ["train.steps=200"])
+    state = torch.load(resumed.path / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["best"]["step"] in (best["step"], 200) and state["step"] == 200
+
+
+@pytest.fixture(scope="module")
+def evaluator_cache(tmp_path_factory):  # noqa: ANN001, ANN201
+    """Domain evaluators go to a fresh cache folder (the digits one trains in seconds)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
+def test_domain_metrics_class_and_code_accuracy(tmp_path, evaluator_cache) -> None:  # noqa: ANN001
+    """Domain FID/IS during training; class accuracy of a cGAN; InfoGAN's code accuracy; all offline."""
+    over = FAST + ["train.steps=400", "model.g_width=32", "model.d_width=32", "train.sample_every=200"]
+    dcgan = gankit.train("dcgan", "digits", out=tmp_path / "dcgan",
+                         overrides=over + ["eval.every=200", "eval.metrics=[fid,is,kid,pr]", "eval.features=domain",
+                                           "eval.n=300"])
+    rows = [r for r in map(json.loads, (dcgan.path / "metrics.jsonl").read_text().splitlines()) if r.get("kind") == "eval"]
+    assert [r["step"] for r in rows] == [200, 400]
+    assert rows[0]["protocol"]["extractor"] == "domain:digits" and len(rows[0]["protocol"]["weights_sha256"]) == 64
+    assert 1.0 < rows[-1]["eval/is"] <= 10 and rows[-1]["eval/fid"] > 0
+    assert (dcgan.path / "checkpoints" / "best.pt").is_file()
+
+    cgan = gankit.train("cgan", "digits", out=tmp_path / "cgan0", overrides=FAST + ["train.steps=1"])
+    acc0 = cgan.evaluate(["class_acc"], n=500)["eval/class_acc"]
+    assert acc0 < 0.3, acc0  # untrained: near chance (a trained cGAN: tests/test_learning.py)
+
+    info = gankit.train("infogan", "digits", out=tmp_path / "info", overrides=FAST + ["train.steps=2"])
+    row = info.evaluate(["code_acc"], n=200)
+    assert 0.0 < row["eval/code_acc"] <= 1.0 and row["protocol"]["labeller"]["extractor"] == "domain:digits"
+    with pytest.raises(gankit.errors.ConfigError, match="InfoGAN"):
+        cgan.evaluate(["code_acc"], n=100)

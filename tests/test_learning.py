@@ -69,7 +69,7 @@ def test_dcgan_learns_digits(tmp_path, digit_score) -> None:  # noqa: ANN001
     assert is_after > 3.3 and is_after > is_before + 1.5, (is_before, is_after)
 
 
-def test_cgan_samples_the_chosen_class(tmp_path, digit_score) -> None:  # noqa: ANN001
+def test_cgan_samples_the_chosen_class(tmp_path, digit_score, monkeypatch) -> None:  # noqa: ANN001
     """cGAN on digits: asked for class k, the digit classifier sees k (measured 98.6% after 1500 steps)."""
     run = gankit.train("cgan", "digits", out=tmp_path / "cgan", overrides=FAST + ["train.steps=1500"])
     labels = torch.arange(10).repeat_interleave(50)
@@ -82,3 +82,6 @@ def test_cgan_samples_the_chosen_class(tmp_path, digit_score) -> None:  # noqa: 
     before = accuracy(untrained.sample(500, labels=labels))
     after = accuracy(run.sample(500, labels=labels, seed=0))
     assert after > 0.85 and before < 0.3, (before, after)
+    # the same through `gankit eval`'s class_acc, with the CNN domain evaluator (trained into a temporary cache)
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    assert run.evaluate(["class_acc"], n=500, log=False)["eval/class_acc"] > 0.85

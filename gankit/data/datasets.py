@@ -183,3 +183,45 @@ def load_dataset(name: str, *, split: str = "train", image_size: int | None = No
     else:
         raise DataError(unknown("data set", name, DATASETS.names()))
     return _finish(data, image_size=size, channels=channels, limit=limit, seed=seed)
+
+
+STACKED_MNIST_SEED = 0  # fixed, independent of ``seed``: the triples of a split never move
+STACKED_MNIST_NAMES = tuple(f"{mode:03d}" for mode in range(1000))
+
+
+def _stacked_indices(sizes: dict[str, int]) -> np.ndarray:
+    """(N, 3) indices into the concatenated MNIST parts: each part's own images, drawn with replacement."""
+    from gankit.data.dataset import SPLITS  # here, not at the top: this section is appended to the module
+
+    blocks, offset = [], 0
+    for part, size in sizes.items():
+        rng = np.random.default_rng([STACKED_MNIST_SEED, SPLITS.index(part)])
+        blocks.append(offset + rng.integers(0, size, size=(size, 3)))
+        offset += size
+    return np.concatenate(blocks)
+
+
+@register_dataset("stacked-mnist", image_size=28)
+def _stacked_mnist(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """Stacked MNIST, 3 MNIST digits as R,G,B, 1000 classes (Metz et al. 2017; PacGAN); 60,000 train / 10,000 test.
+
+    Each sample stacks three images of the same MNIST split, drawn independently and uniformly with
+    replacement (as PacGAN's code draws them) from a fixed seed per split (not ``seed``): a split has
+    as many samples as MNIST's, and test samples use only MNIST test digits. Label = 100 d_R + 10 d_G
+    + d_B, class names "000".."999"; 'all' is train then test. With ``limit`` only the kept samples
+    are built (the same ones a full build followed by the usual seeded subset keeps). Reads mnist.npz
+    like ``mnist``.
+    """
+    import torch  # here, not at the top: this section is appended to the module
+
+    parts = ["train", "test"] if split == "all" else [split]
+    mnist = [_mnist(split=part, root=root, limit=None, seed=seed) for part in parts]
+    index = _stacked_indices({part: len(data) for part, data in zip(parts, mnist)})  # (N, 3)
+    if limit is not None and limit < len(index):
+        index = index[np.random.default_rng(seed).permutation(len(index))[:limit]]  # as subset() picks
+    pixels = torch.cat([data.x for data in mnist])[:, 0]  # (M, 28, 28)
+    labels = torch.cat([data.y for data in mnist])  # (M,)
+    keep = torch.from_numpy(index)
+    y = (labels[keep] * torch.tensor([100, 10, 1])).sum(dim=1)  # (N,) = 100 d_R + 10 d_G + d_B
+    return Dataset(name="stacked-mnist", x=pixels[keep], y=y, num_classes=1000, kind="image",
+                   class_names=list(STACKED_MNIST_NAMES))

@@ -121,9 +121,12 @@ class Recipe(nn.Module):
         return self.ema.net if self.ema is not None else self.G
 
     @torch.no_grad()
-    def generate(self, latent: Latent, batch_size: int = 256) -> Tensor:
-        """Samples from a given latent, in eval mode, in chunks (memory does not grow with n)."""
-        net = self.sampler()
+    def generate(self, latent: Latent, batch_size: int = 256, *, live: bool = False) -> Tensor:
+        """Samples from a given latent, in eval mode, in chunks (memory does not grow with n).
+
+        ``live``: from the generator being trained rather than its EMA (training diagnostics).
+        """
+        net = self.G if live else self.sampler()
         was_training = net.training
         net.eval()
         try:

@@ -98,7 +98,8 @@ class GAN(Recipe):
         out.update(_named(self.terms, lambda t: t.d(ctx)))
         critic_real = lambda x: self.D(x, batch.y).logit  # noqa: E731  (labels of the real batch)
         out.update(_named(self.penalties, lambda p: p.loss(critic=critic_real, real=batch.x, fake=fake, step=step)))
-        self.record(d_real=d_real.logit.detach().mean(), d_fake=d_fake.logit.detach().mean())
+        self.record(d_real=d_real.logit.detach().mean(), d_fake=d_fake.logit.detach().mean(),
+                    d_acc=ranking_accuracy(real=d_real.logit.detach(), fake=d_fake.logit.detach()))
         return out
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
@@ -112,6 +113,15 @@ class GAN(Recipe):
     def _constrain(self) -> None:
         for p in self.penalties.values():
             p.constrain(self.D)
+
+
+def ranking_accuracy(*, real: Tensor, fake: Tensor) -> Tensor:
+    """Fraction of (real, fake) pairs D scores in the right order, ties one half (the AUC of its scores).
+
+    Means the same for every adversarial loss: a sign threshold would not for Wasserstein or hinge critics.
+    """
+    real, fake = real.reshape(-1, 1).float(), fake.reshape(1, -1).float()  # (B, 1), (1, B'): every pair
+    return (real > fake).float().mean() + 0.5 * (real == fake).float().mean()
 
 
 def _named(items: Mapping[str, object], fn: Callable) -> LossTerms:

@@ -73,10 +73,20 @@ def series(rows: list[dict], keys: list[str]) -> dict[str, list[tuple[float, flo
     return {k: [(r["step"], r[k]) for r in rows if isinstance(r.get(k), (int, float))] for k in keys}
 
 
+DIAGNOSTICS = ("sample/", "grad_norm", "d_acc")  # the symptom detectors' signals, plotted apart from the losses
+
+
 def loss_plot(rows: list[dict]) -> bytes:
-    """Every logged loss and statistic (not learning rates or symptom flags) against step."""
-    keys = sorted({k for r in rows for k in r if "/" in k and not k.startswith(("lr/", "symptom/", "eval/"))})
+    """Every logged loss and statistic (not learning rates, symptom flags or detector signals) against step."""
+    keys = sorted({k for r in rows for k in r if "/" in k and not k.startswith(("lr/", "symptom/", "eval/"))
+                   and not any(d in k for d in DIAGNOSTICS)})
     return _plot(series(rows, keys), title="losses and statistics")
+
+
+def diagnostics_plot(rows: list[dict]) -> bytes | None:
+    """The symptom detectors' signals: sample diversity and change, D's ranking accuracy, gradient norms."""
+    keys = sorted({k for r in rows for k in r if any(d in k for d in DIAGNOSTICS)})
+    return _plot(series(rows, keys), title="symptom signals", logy=True) if keys else None
 
 
 def symptoms(run: RunDir) -> list[dict]:
@@ -144,6 +154,9 @@ def write_report(run_path: str | Path) -> Path:
     parts.append(_eval_section(evals))
     if train_rows:
         parts.append(f'<h2>Losses</h2><img alt="losses" src="{_png_data_uri(loss_plot(train_rows))}">')
+        diagnostics = diagnostics_plot(train_rows)
+        if diagnostics:
+            parts.append(f'<img alt="symptom signals" src="{_png_data_uri(diagnostics)}">')
     if shown:
         parts.append("<h2>Samples from a fixed z over training</h2><div>")
         for path in shown:

@@ -1,6 +1,6 @@
 """The run directory: every file a run writes goes through here (one place that is rank-aware).
 
-Layout: config.yaml, checkpoints/, samples/, metrics.jsonl, tb/ (TensorBoard), report.html.
+Layout: config.yaml, checkpoints/, samples/, metrics.jsonl, symptoms.json, tb/ (TensorBoard), report.html.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ class RunDir:
     samples = property(lambda self: self.path / "samples")
     metrics = property(lambda self: self.path / "metrics.jsonl")
     report = property(lambda self: self.path / "report.html")
+    symptoms = property(lambda self: self.path / "symptoms.json")  # failure symptoms found during training
 
     def create(self) -> None:
         """Make a new run directory; an existing non-empty one is never overwritten."""
@@ -45,6 +46,9 @@ class RunDir:
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text(text)
             os.replace(tmp, path)
+
+    def write_json(self, path: Path, value: Any) -> None:
+        self.write_text(path, json.dumps(value, indent=1) + "\n")
 
     def log(self, row: dict[str, Any]) -> None:
         """Append one JSON row to metrics.jsonl and the scalars to TensorBoard."""

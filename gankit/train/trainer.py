@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -13,8 +13,9 @@ from tqdm import tqdm
 from gankit.config import Config
 from gankit.errors import NonFiniteLossError
 from gankit.recipes.base import Latent, Phase, Recipe
-from gankit.train.checkpoint import LATEST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from gankit.train.checkpoint import LATEST, atomic_save, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from gankit.train.rundir import RunDir
+from gankit.train.symptoms import SymptomMonitor, warning_line
 from gankit.types import Batch, DataInfo
 from gankit.viz import picture, save_png
 
@@ -44,8 +45,10 @@ def make_schedulers(optimizers: dict[str, torch.optim.Optimizer], cfg: Config) -
 
 class Trainer:
     def __init__(self, recipe: Recipe, loader, cfg: Config, run: RunDir, device: torch.device, data: DataInfo,  # noqa: ANN001
-                 reference: Tensor | None = None) -> None:
+                 reference: Tensor | None = None, evaluation: Callable[[Recipe, int], dict] | None = None) -> None:
         self.recipe, self.loader, self.cfg, self.run, self.device, self.data = recipe, loader, cfg, run, device, data
+        self.evaluation = evaluation  # scores G every eval.every steps (gankit.evaluate.Evaluation)
+        self.best: dict = {"key": None, "value": None, "step": None}  # the evaluation kept as checkpoints/best.pt
         self.reference = reference  # a few real samples drawn behind 2D scatter plots
         self.groups = recipe.param_groups()
         self.optimizers = make_optimizers(recipe, cfg)
@@ -56,6 +59,9 @@ class Trainer:
         self.fixed = recipe.sample_latent(cfg.train.n_samples, labels=labels, generator=fixed_gen)
         self._sums: dict[str, Tensor] = {}
         self._count = 0
+        # failure-symptom detectors: they read signals computed at log steps only (see gankit/train/symptoms.py)
+        self.symptoms = SymptomMonitor.from_config(cfg.symptoms, real=loader.data.x) if cfg.symptoms.enabled else None
+        self._grad_norms: dict[str, Tensor] = {}
         self._t0 = time.time()
 
     def _fixed_labels(self, n: int) -> Tensor | None:
@@ -78,6 +84,8 @@ class Trainer:
             "fixed": {"z": self.fixed.z, "y": self.fixed.y},
             "data": self.data.to_dict(),
             "preset": self.cfg.preset,
+            "best": dict(self.best),
+            **({"symptoms": self.symptoms.state_dict()} if self.symptoms is not None else {}),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -90,6 +98,9 @@ class Trainer:
         self.loader.load_state_dict(state["loader"])
         set_rng_state(state["rng"])
         self.fixed = Latent(state["fixed"]["z"].to(self.device), _to(state["fixed"]["y"], self.device))
+        self.best = dict(state.get("best", self.best))
+        if self.symptoms is not None and "symptoms" in state:
+            self.symptoms.load_state_dict(state["symptoms"])
 
     def resume(self) -> None:
         self.load_state_dict(load_checkpoint(self.run.checkpoints / LATEST, map_location=self.device))
@@ -105,6 +116,7 @@ class Trainer:
         phases = self.recipe.phases()
         bar = tqdm(total=t.steps, initial=self.step, disable=not (t.progress and self.run.main), dynamic_ncols=True,
                    desc=f"{self.cfg.preset} on {self.data.name}", unit="step")
+        self._write_symptoms()
         try:
             while self.step < t.steps:
                 self.step += 1
@@ -113,12 +125,14 @@ class Trainer:
                 bar.update(1)
         finally:
             bar.close()
+            self._write_symptoms()
             self.run.close()
 
     def train_step(self, phases: list[Phase]) -> dict[str, Tensor]:
         """One generator step: every phase, each repeated, each an optimiser update of its group."""
         logs: dict[str, Tensor] = {}
         batch: Batch | None = None
+        probe_grads = self.symptoms is not None and self._is_log_step()
         for phase in phases:
             optimizer = self.optimizers[phase.trains]
             with self._only_trains(phase.trains):
@@ -131,6 +145,8 @@ class Trainer:
                     total = sum(terms.values())
                     self._check_finite(total, terms, phase)
                     total.backward()
+                    if probe_grads:
+                        self._grad_norms[f"{phase.name}/grad_norm"] = _grad_norm(self.groups[phase.trains])
                     optimizer.step()
                     if phase.after is not None:
                         phase.after()
@@ -175,19 +191,62 @@ class Trainer:
             self._sums[k] = self._sums.get(k, 0) + v.float()
         self._count += 1
 
+    def _is_log_step(self) -> bool:
+        return self.step % self.cfg.train.log_every == 0 or self.step == self.cfg.train.steps
+
     def _periodic(self, bar: tqdm) -> None:
         t, last = self.cfg.train, self.step == self.cfg.train.steps
-        if self.step % t.log_every == 0 or last:
+        if self._is_log_step():
             row = {"step": self.step, "time": round(time.time() - self._t0, 3)}
             row.update({k: float(v) / self._count for k, v in self._sums.items()})
             row.update({f"lr/{k}": o.param_groups[0]["lr"] for k, o in self.optimizers.items()})
+            postfix = ", ".join(f"{k}={v:.3f}" for k, v in row.items() if "/" in k and not k.startswith("lr/"))
+            tags = self._check_symptoms(row)
             self.run.log(row)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if "/" in k and not k.startswith("lr/")}, refresh=False)
+            bar.set_postfix_str(f"{postfix} {tags}".strip(), refresh=False)
             self._sums, self._count = {}, 0
         if self.step % t.sample_every == 0 or last:
             self.save_samples()
+        if self.evaluation is not None and (self.step % self.cfg.eval.every == 0 or last):
+            self.evaluate(bar)
         if self.step % t.checkpoint_every == 0 or last:
             self.save()
+
+    def evaluate(self, bar: tqdm) -> None:
+        """Score G, log the row with its protocol, and keep checkpoints/best.pt for the best score so far."""
+        from gankit.evaluate import best_key, is_better
+
+        row = self.evaluation(self.recipe, self.step)
+        key = best_key(self.cfg.eval)
+        better = is_better(row[key], self.best["value"], key)
+        if better:
+            self.best = {"key": key, "value": row[key], "step": self.step}
+        row["best"] = dict(self.best)
+        self.run.log(row)
+        if better and self.run.main:
+            atomic_save(self.state_dict(), self.run.checkpoints / "best.pt")
+        bar.write(f"step {self.step}: " + ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in row.items()
+                                                    if k.startswith("eval/")) + (" (best so far)" if better else ""))
+
+    def _check_symptoms(self, row: dict) -> str:
+        """Add the symptom signals and 0/1 columns to ``row``; warn once when a symptom begins; the bar's tags."""
+        if self.symptoms is None:
+            return ""
+        row.update({k: float(v) for k, v in self._grad_norms.items()})
+        self._grad_norms = {}
+        n = min(self.cfg.symptoms.samples, len(self.fixed.z))
+        fixed = Latent(self.fixed.z[:n], None if self.fixed.y is None else self.fixed.y[:n])
+        events = self.symptoms.update(row, self.step, samples=self.recipe.generate(fixed, live=True))
+        for event in events:
+            if event.kind == "began" and self.run.main:
+                tqdm.write(warning_line(event))
+        if events:
+            self._write_symptoms()
+        return self.symptoms.tags()
+
+    def _write_symptoms(self) -> None:
+        if self.symptoms is not None:
+            self.run.write_json(self.run.symptoms, self.symptoms.episodes())
 
     def save_samples(self) -> None:
         if not self.run.main:
@@ -205,6 +264,12 @@ def configure_determinism(deterministic: bool) -> None:
         torch.use_deterministic_algorithms(True)
     else:
         torch.backends.cudnn.benchmark = True
+
+
+def _grad_norm(params: list[torch.nn.Parameter]) -> Tensor:
+    """L2 norm of all gradients of ``params`` together, as a device tensor (no host sync)."""
+    norms = [torch.linalg.vector_norm(p.grad.float()) for p in params if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
 
 
 def _to(t: Tensor | None, device: torch.device) -> Tensor | None:
