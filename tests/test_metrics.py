@@ -203,3 +203,10 @@ def test_inception_score_and_fid_from_stats_shape_errors():
         inception_score(np.ones(3) / 3)
     with pytest.raises(ValueError, match=r"sigma2 has shape \(3, 3\), expected \(2, 2\)"):
         fid_from_stats(np.zeros(2), np.eye(2), np.zeros(2), np.eye(3))
+
+
+def test_fid_eigen_trace_matches_scipy_sqrtm_on_singular_covariances():
+    """Fewer samples than dimensions (as with 2048-d Inception features and small n): still within 1e-6 of SciPy."""
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(60, 96)), 0.2 + 1.3 * rng.normal(size=(80, 96))
+    assert_close(fid(a, b), fid_reference(a, b), rtol=1e-6, atol=0)

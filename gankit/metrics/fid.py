@@ -2,19 +2,27 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 
 from gankit.metrics.stats import Features, MetricInputError, as_pair
 
 
-def fid_from_stats(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
-                   *, eps: float = 1e-6) -> float:
-    """Fréchet distance ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2) between two Gaussians.
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """Tr (S1 S2)^1/2 for symmetric PSD S1, S2, as Tr (A S2 A)^1/2 with A = S1^1/2.
 
-    The square root is ``scipy.linalg.sqrtm`` with pytorch-fid's handling: when S1 S2 is
-    near-singular (non-finite root) ``eps * I`` is added to both covariances; a tiny imaginary
-    part (diagonal within 1e-3 of 0) is dropped, a larger one raises ValueError.
+    (S1 S2 is similar to A S2 A, so they share eigenvalues.) Two symmetric eigendecompositions
+    instead of ``scipy.linalg.sqrtm`` of a non-symmetric product: the same value (to ~1e-10
+    relative on well-conditioned covariances, see tests/test_metrics.py), about 5x faster at
+    2048 dimensions, and always real; eigenvalues below 0 from round-off are clipped to 0.
     """
+    w, v = np.linalg.eigh(sigma1)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T  # S1^1/2
+    m = root @ sigma2 @ root
+    eig = np.linalg.eigvalsh((m + m.T) / 2)
+    return float(np.sqrt(np.clip(eig, 0, None)).sum())
+
+
+def fid_from_stats(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Fréchet distance ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2) between two Gaussians, float64."""
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     d = mu1.shape[0]
@@ -22,17 +30,11 @@ def fid_from_stats(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2:
         if value.shape != shape:
             raise MetricInputError(f"{name} has shape {value.shape}, expected {shape} "
                                    f"(mu1 {mu1.shape}, sigma1 {sigma1.shape}, mu2 {mu2.shape}, sigma2 {sigma2.shape})")
+    for name, value in (("sigma1", sigma1), ("sigma2", sigma2)):
+        if not np.isfinite(value).all():
+            raise MetricInputError(f"{name} has non-finite entries")
     diff = mu1 - mu2
-    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(d) * eps
-        covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ValueError(f"FID: imaginary component {np.max(np.abs(covmean.imag)):.3g} in sqrtm(sigma1 sigma2); "
-                             "the covariances are ill-conditioned (use more samples than feature dimensions)")
-        covmean = covmean.real
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2))
 
 
 def fid(feats_a: Features, feats_b: Features) -> float:
