@@ -91,6 +91,7 @@ class Config:
     loss: str = "nonsat"  # minimax | nonsat | lsgan | wasserstein | hinge
     penalties: list[Any] = field(default_factory=list)  # e.g. [gp] or [{name: r1, weight: 5}]
     terms: list[Any] = field(default_factory=list)  # auxiliary losses, e.g. [classification] (AC-GAN)
+    tricks: list[Any] = field(default_factory=list)  # training tricks, e.g. [label_smoothing, {name: pack, m: 2}]
     conditional: bool = False  # G is conditioned on class labels (cGAN)
     n_critic: int = 1  # D updates per G update
     recipe_args: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments of the recipe
@@ -244,7 +245,9 @@ def validate(cfg: Config) -> Config:
         _require(value > 0 and math.isfinite(value), key, "must be > 0", value)
     from gankit.losses import LOSSES
     from gankit.recipes import RECIPES
+    from gankit.tricks import build_tricks
 
     LOSSES.get(cfg.loss)
     RECIPES.get(cfg.recipe)
+    build_tricks(cfg)  # names and fields checked now; TTUR and d_steps set their config values
     return cfg

@@ -14,20 +14,32 @@ import torch
 import gankit
 from gankit.config import list_presets
 from gankit.recipes import RECIPES
+from gankit.tricks import TRICKS
 from gankit.train.checkpoint import load_checkpoint
 from tests.conftest import TINY
 
 
 def tiny_overrides(preset: str) -> list[str]:
-    extra = ["model.attention=8"] if gankit.config.resolve(preset).model.attention else []
-    image = [] if gankit.config.resolve(preset).data.name in ("ring8", "grid25") else ["data.image_size=16"]
+    cfg = gankit.config.resolve(preset)
+    extra = ["model.attention=8"] if cfg.model.attention else []
+    image = [] if cfg.data.name in ("ring8", "grid25") else ["data.image_size=16"]
+    if "generators" in cfg.recipe_args:  # a mixture: every generator gets two samples (batch norm)
+        extra.append(f"train.batch_size={2 * cfg.recipe_args['generators']}")
+    if cfg.data.name == "stacked-mnist":  # its 1000 classes need all of MNIST; tiny runs use 3-channel digits
+        image += ["data.name=digits", "data.channels=3"]
     return TINY + extra + image
+
+
+# a trick's arguments where its defaults do not fit the tiny runs
+TRICK_ARGS = {"pack": "{name: pack, m: 2}", "minibatch_discrimination": "{name: minibatch_discrimination, kernels: 4}"}
 
 
 def cases() -> list[tuple[str, list[str]]]:
     out = [(p, tiny_overrides(p)) for p in list_presets()]
     # every registered recipe class, also one no preset uses yet, on the dcgan preset's networks
-    out += [(f"dcgan+recipe={r}", tiny_overrides("dcgan") + [f"recipe={r}"]) for r in RECIPES.names()]
+    out += [(f"dcgan+recipe={r}", tiny_overrides("dcgan") + [f"recipe={r}", "train.batch_size=8"]) for r in RECIPES.names()]
+    # every trick, on the dcgan preset
+    out += [(f"dcgan+tricks={t}", tiny_overrides("dcgan") + [f"tricks=[{TRICK_ARGS.get(t, t)}]"]) for t in TRICKS.names()]
     return out
 
 

@@ -42,6 +42,18 @@ def test_modes_on_a_collapsed_generator() -> None:
     assert far["modes"] == 0 and far["high_quality"] == 0.0
 
 
+def test_points_are_scored_where_they_are(tmp_path) -> None:  # noqa: ANN001
+    """grid25 spans -4..4: a generator placed exactly on the corner mode (4, 4) covers it with every sample
+    (pixels are clamped to [-1, 1] before scoring; points must not be)."""
+    run = gankit.train("gan", "grid25", out=tmp_path / "g", overrides=FAST + ["train.steps=1", "ema=null"])
+    last = [m for m in run.recipe.G.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([4.0, 4.0]))
+    row = run.evaluate("modes", n=500, log=False)
+    assert (row["eval/modes"], row["eval/high_quality"]) == (1, 1.0)
+
+
 @pytest.fixture(scope="module")
 def ring_run(tmp_path_factory):  # noqa: ANN001, ANN201
     out = tmp_path_factory.mktemp("eval") / "gan"

@@ -5,7 +5,7 @@ G(z, y=None) -> samples of ``spec.sample_shape``; D(x, y=None) -> DOut.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torch import nn
 
@@ -43,14 +43,17 @@ class NetSpec:
     aux_dim: int = 0  # outputs of D's auxiliary head (AC-GAN classes, InfoGAN's Q)
 
 
-def build_nets(spec: NetSpec, cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
-    """Construct (G, D) of architecture ``cfg.arch`` for ``spec``."""
+def build_nets(spec: NetSpec, cfg: ModelConfig, *, d_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, nn.Module]:
+    """Construct (G, D) of architecture ``cfg.arch`` for ``spec``.
+
+    ``d_shape``: the input shape D is built for when it differs from G's samples (PacGAN's packed samples).
+    """
     from gankit.nn.layers import _check_norm
 
     _check_norm(cfg.g_norm, "model.g_norm")  # checked here too: a one-layer D never builds a norm layer
     _check_norm(cfg.d_norm, "model.d_norm")
     g_cls, d_cls = ARCHS.get(cfg.arch)
-    G, D = g_cls(spec, cfg), d_cls(spec, cfg)
+    G, D = g_cls(spec, cfg), d_cls(replace(spec, sample_shape=d_shape or spec.sample_shape), cfg)
     has_attention = [any(type(m).__name__ == "SelfAttention" for m in net.modules()) for net in (G, D)]
     if cfg.attention is not None and not all(has_attention):  # both G and D, or the resolutions disagree
         from gankit.errors import ConfigError

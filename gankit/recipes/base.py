@@ -6,7 +6,7 @@ named loss terms that the trainer sums, back-propagates, checks and logs.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -68,6 +68,7 @@ class Recipe(nn.Module):
     """Base of every GAN variant. Subclasses build nets in ``from_config`` and define ``phases``."""
 
     paper: str = ""
+    scored_by_loss: bool = True  # D's logit is scored by cfg.loss (False: the recipe has its own objective)
     G: nn.Module
     D: nn.Module
 
@@ -75,6 +76,47 @@ class Recipe(nn.Module):
         super().__init__()
         self.ema: EMA | None = None
         self.stats: dict[str, float | Tensor] = {}
+        self.tricks = nn.ModuleList()
+        self.loss_name = ""
+
+    # --- tricks (gankit.tricks): the recipe calls their hooks, the trainer never sees them ----------
+    def install_tricks(self, tricks: Sequence[nn.Module]) -> None:
+        """Wrap G with the tricks that change it, then let each attach state to the finished networks."""
+        self.tricks = nn.ModuleList(tricks)
+        for trick in self.tricks:
+            if trick.needs_adv_logit and not self.scored_by_loss:
+                from gankit.errors import ConfigError
+
+                raise ConfigError(f"tricks: {type(trick).__name__} changes the {self.loss_name or 'adversarial'} loss, "
+                                  f"but recipe {type(self).__name__} scores D with its own objective; remove it")
+        for trick in self.tricks:
+            self.G = trick.wrap_g(self.G, self)
+        for trick in self.tricks:
+            trick.attach(self)
+
+    def d_view(self, x: Tensor, step: int) -> Tensor:
+        """What D sees of a real or generated batch (instance noise, DiffAugment)."""
+        for trick in self.tricks:
+            x = trick.d_input(x, step)
+        return x
+
+    def wants_real_in_g(self) -> bool:
+        return any(t.wants_real_in_g for t in self.tricks)
+
+    def replaces_g_adv(self) -> bool:
+        return any(t.replaces_g_adv for t in self.tricks)
+
+    def trick_terms(self, group: str, *, step: int, d_real, d_fake, suffix: str = "") -> LossTerms:  # noqa: ANN001
+        """The tricks' loss terms for the phase training ``group`` ("D" or "G"), named ``<trick><suffix>``."""
+        from gankit.tricks import TrickContext
+
+        ctx = TrickContext(step=step, loss=self.loss_name, d_real=d_real, d_fake=d_fake, group=group,
+                           params=self.param_groups()[group])
+        out: LossTerms = {}
+        for trick in self.tricks:
+            terms = trick.d_terms(ctx) if group == "D" else trick.g_terms(ctx)
+            out.update({f"{name}{suffix}": value for name, value in terms.items()})
+        return out
 
     @classmethod
     def from_config(cls, cfg, data) -> "Recipe":  # noqa: ANN001  (Config, Dataset)

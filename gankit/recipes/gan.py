@@ -12,11 +12,12 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.losses import PENALTIES, Penalty, get_loss
-from gankit.nets import NetSpec, build_nets
+from gankit.nets import ModelConfig, NetSpec, build_nets
 from gankit.recipes.base import Latent, LossTerms, Phase, Recipe, check_recipe_args, register_recipe
 from gankit.recipes.terms import TERMS, Context, Term
 from gankit.registry import Registry
-from gankit.types import Batch
+from gankit.tricks import Trick, build_tricks, d_input_shape
+from gankit.types import Batch, DOut
 
 
 def build_items(registry: Registry, specs: Sequence, field: str) -> dict:
@@ -45,29 +46,44 @@ class GAN(Recipe):
 
     def __init__(self, G: nn.Module, D: nn.Module, *, z_dim: int, loss: str = "nonsat",
                  penalties: Mapping[str, Penalty] | None = None, terms: Mapping[str, Term] | None = None, n_critic: int = 1,
-                 num_classes: int = 0) -> None:
+                 num_classes: int = 0, tricks: Sequence[Trick] = ()) -> None:
         super().__init__()
         self.G, self.D = G, D
         self.z_dim, self.num_classes, self.n_critic = z_dim, num_classes, n_critic
         self.loss_name = loss
         self.adv = get_loss(loss)
         self.penalties, self.terms = dict(penalties or {}), dict(terms or {})
+        self.install_tricks(tricks)
 
     @classmethod
     def from_config(cls, cfg, data) -> "GAN":  # noqa: ANN001
         check_recipe_args(cfg.recipe_args, (), "gan")
+        return cls(*cls.build(cfg, data), **cls.common_args(cfg, data))
+
+    @classmethod
+    def common_args(cls, cfg, data) -> dict:  # noqa: ANN001
+        """Constructor arguments every GAN-derived recipe reads from the config the same way."""
         terms = build_items(TERMS, cfg.terms, "terms")
-        num_classes = _classes_needed(cfg, data, terms)
-        spec = NetSpec(
+        return {"z_dim": cfg.model.z_dim, "loss": cfg.loss, "penalties": build_items(PENALTIES, cfg.penalties, "penalties"),
+                "terms": terms, "n_critic": cfg.n_critic, "num_classes": _classes_needed(cfg, data, terms),
+                "tricks": build_tricks(cfg)}
+
+    @classmethod
+    def spec(cls, cfg, data, *, aux_dim: int = 0) -> NetSpec:  # noqa: ANN001
+        """What G and D are built for: the data's samples, G's classes, D's labels and auxiliary outputs."""
+        terms = build_items(TERMS, cfg.terms, "terms")
+        return NetSpec(
             sample_shape=data.sample_shape,
             z_dim=cfg.model.z_dim,
-            g_classes=num_classes,
+            g_classes=_classes_needed(cfg, data, terms),
             d_classes=data.num_classes if cfg.model.label_input else 0,
-            aux_dim=sum(t.aux_dim(data.num_classes) for t in terms.values()),
+            aux_dim=aux_dim + sum(t.aux_dim(data.num_classes) for t in terms.values()),
         )
-        G, D = build_nets(spec, cfg.model)
-        return cls(G, D, z_dim=cfg.model.z_dim, loss=cfg.loss, penalties=build_items(PENALTIES, cfg.penalties, "penalties"),
-                   terms=terms, n_critic=cfg.n_critic, num_classes=num_classes)
+
+    @classmethod
+    def build(cls, cfg, data, spec: NetSpec | None = None) -> tuple[nn.Module, nn.Module]:  # noqa: ANN001
+        """(G, D) for ``spec`` (default: ``cls.spec``), D shaped and wrapped by the config's tricks."""
+        return build_gan_nets(spec or cls.spec(cfg, data), cfg.model, build_tricks(cfg))
 
     def phases(self) -> list[Phase]:
         return [Phase("D", self.d_step, trains="D", repeats=self.n_critic, after=self._constrain),
@@ -91,28 +107,63 @@ class GAN(Recipe):
 
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        fake = fake.detach()
-        d_real, d_fake = self.D(batch.x, batch.y), self.D(fake, latent.y)
-        out = {"adv": self.adv.d(real=d_real.logit, fake=d_fake.logit)}
-        ctx = Context(z=latent.z, y_real=batch.y, y_fake=latent.y, d_real=d_real, d_fake=d_fake)
-        out.update(_named(self.terms, lambda t: t.d(ctx)))
-        critic_real = lambda x: self.D(x, batch.y).logit  # noqa: E731  (labels of the real batch)
-        out.update(_named(self.penalties, lambda p: p.loss(critic=critic_real, real=batch.x, fake=fake, step=step)))
-        self.record(d_real=d_real.logit.detach().mean(), d_fake=d_fake.logit.detach().mean(),
-                    d_acc=ranking_accuracy(real=d_real.logit.detach(), fake=d_fake.logit.detach()))
+        out, d_real, d_fake = self.judge_d(self.D, batch, fake.detach(), latent, step)
+        self.record_d(d_real=d_real.logit, d_fake=d_fake.logit)
         return out
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        d_fake = self.D(fake, latent.y)
-        out = {"adv": self.adv.g(fake=d_fake.logit)}
+        return self.judge_g(self.D, batch, fake, latent, step)
+
+    def judge_d(self, D: nn.Module, batch: Batch, fake: Tensor, latent: Latent, step: int,
+                suffix: str = "") -> tuple[LossTerms, DOut, DOut]:
+        """D's loss terms for one discriminator (named ``<term><suffix>``), and its outputs on real and fake."""
+        d_real, d_fake = D(self.d_view(batch.x, step), batch.y), D(self.d_view(fake, step), latent.y)
+        out = {"adv": self.adv.d(real=d_real.logit, fake=d_fake.logit)}
+        ctx = Context(z=latent.z, y_real=batch.y, y_fake=latent.y, d_real=d_real, d_fake=d_fake)
+        out.update(_named(self.terms, lambda t: t.d(ctx)))
+        critic_real = lambda x: D(x, batch.y).logit  # noqa: E731  (labels of the real batch)
+        out.update(_named(self.penalties, lambda p: p.loss(critic=critic_real, real=batch.x, fake=fake, step=step)))
+        out = {f"{k}{suffix}": v for k, v in out.items()}
+        out.update(self.trick_terms("D", step=step, d_real=d_real, d_fake=d_fake, suffix=suffix))
+        return out, d_real, d_fake
+
+    def judge_g(self, D: nn.Module, batch: Batch, fake: Tensor, latent: Latent, step: int, suffix: str = "") -> LossTerms:
+        """G's loss terms against one discriminator, named ``<term><suffix>``."""
+        d_fake = D(self.d_view(fake, step), latent.y)
+        d_real = D(self.d_view(batch.x, step), batch.y) if self.wants_real_in_g() else None
+        out = {} if self.replaces_g_adv() else {"adv": self.adv.g(fake=d_fake.logit)}
         ctx = Context(z=latent.z, y_real=batch.y, y_fake=latent.y, d_real=None, d_fake=d_fake)
         out.update(_named(self.terms, lambda t: t.g(ctx)))
+        out = {f"{k}{suffix}": v for k, v in out.items()}
+        out.update(self.trick_terms("G", step=step, d_real=d_real, d_fake=d_fake, suffix=suffix))
         return out
 
+    def record_d(self, *, d_real: Tensor, d_fake: Tensor) -> None:
+        """D's mean scores and its ranking accuracy (the d_overpowers symptom reads D/d_acc)."""
+        d_real, d_fake = d_real.detach(), d_fake.detach()
+        self.record(d_real=d_real.mean(), d_fake=d_fake.mean(), d_acc=ranking_accuracy(real=d_real, fake=d_fake))
+
+    def discriminators(self) -> list[nn.Module]:
+        """Every discriminator (ensembles have several); penalties constrain each."""
+        return [self.D]
+
     def _constrain(self) -> None:
-        for p in self.penalties.values():
-            p.constrain(self.D)
+        for D in self.discriminators():
+            for p in self.penalties.values():
+                p.constrain(D)
+
+
+def build_gan_nets(spec: NetSpec, model: ModelConfig, tricks: Sequence[Trick]) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for ``spec``; D is built for the input shape the tricks give it (packing) and wrapped by them.
+
+    Tricks that change D's input shape wrap first, so every later wrapper sees D take plain samples.
+    """
+    G, D = build_nets(spec, model, d_shape=d_input_shape(tricks, spec.sample_shape))
+    reshaping = [t for t in tricks if t.d_shape(spec.sample_shape) != spec.sample_shape]
+    for trick in reshaping + [t for t in tricks if t not in reshaping]:
+        D = trick.wrap_d(D, spec)
+    return G, D
 
 
 def ranking_accuracy(*, real: Tensor, fake: Tensor) -> Tensor:

@@ -14,11 +14,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
-from gankit.losses import PENALTIES
-from gankit.nets import NetSpec, build_nets
+from gankit.nets import NetSpec
 from gankit.recipes.base import Latent, check_recipe_args, register_recipe
-from gankit.recipes.gan import GAN, build_items
-from gankit.recipes.terms import TERMS, Context, Term
+from gankit.recipes.gan import GAN
+from gankit.recipes.terms import Context, Term
 
 
 @dataclass
@@ -98,9 +97,9 @@ class InfoGAN(GAN):
                               f"got cat_dims={list(cat_dims)}, n_cont={n_cont}")
         layout = CodeLayout(cfg.model.z_dim, cat_dims, n_cont)
         spec = NetSpec(sample_shape=data.sample_shape, z_dim=layout.total, aux_dim=sum(cat_dims) + n_cont)
-        G, D = build_nets(spec, cfg.model)
-        return cls(G, D, layout=layout, loss=cfg.loss, penalties=build_items(PENALTIES, cfg.penalties, "penalties"),
-                   terms=build_items(TERMS, cfg.terms, "terms"), n_critic=cfg.n_critic, **args)
+        common = cls.common_args(cfg, data)
+        del common["z_dim"]  # G's input is the noise plus the codes
+        return cls(*cls.build(cfg, data, spec), layout=layout, **common, **args)
 
     def code_names(self) -> list[str]:
         return self.layout.names()

@@ -1,0 +1,102 @@
+"""Metz et al. 2017, Unrolled GAN: G's update looks k steps of D ahead.
+
+In G's phase a functional copy of D's parameters takes k Adam steps on D's loss, and G
+is scored by that look-ahead D. With ``second_order`` the look-ahead stays in the graph,
+so G's gradient includes how D would react to it (the paper's point); D's own
+parameters and buffers are left exactly as they were (the look-ahead runs on copies).
+
+The look-ahead's Adam moments are the recipe's own running estimates of D's gradient
+moments (buffers, saved in checkpoints); the second moment is held fixed inside one look-ahead.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from gankit.errors import ConfigError
+from gankit.recipes.base import LossTerms, check_recipe_args, register_recipe
+from gankit.recipes.gan import GAN
+from gankit.types import Batch
+
+
+@register_recipe("unrolled")
+class UnrolledGAN(GAN):
+    """Metz et al. 2017, Unrolled GAN: G is scored by D after k look-ahead steps of D."""
+
+    paper = "Metz et al. 2017, Unrolled Generative Adversarial Networks"
+
+    def __init__(self, G: nn.Module, D: nn.Module, *, unroll_steps: int = 5, second_order: bool = True,
+                 lr: float = 1e-4, betas: tuple[float, float] = (0.5, 0.999), **gan_kwargs) -> None:
+        super().__init__(G, D, **gan_kwargs)
+        if unroll_steps < 1:
+            raise ConfigError(f"recipe_args.unroll_steps={unroll_steps}: must be >= 1")
+        self.unroll_steps, self.second_order = unroll_steps, second_order
+        self.lr, self.betas = lr, betas
+        size = sum(p.numel() for p in D.parameters())
+        self.register_buffer("moment1", torch.zeros(size))
+        self.register_buffer("moment2", torch.zeros(size))
+        self.register_buffer("moment_steps", torch.zeros((), dtype=torch.long))
+
+    @classmethod
+    def from_config(cls, cfg, data) -> "UnrolledGAN":  # noqa: ANN001
+        args = dict(cfg.recipe_args)
+        check_recipe_args(args, ("unroll_steps", "second_order"), "unrolled")
+        lr = cfg.optim.lr_d or cfg.optim.lr  # the look-ahead steps like D's own optimiser
+        return cls(*cls.build(cfg, data), lr=lr, betas=(cfg.optim.beta1, cfg.optim.beta2), **cls.common_args(cfg, data),
+                   **args)
+
+    def g_step(self, batch: Batch, step: int) -> LossTerms:
+        fake, latent = self._fake(batch)
+        params = self.look_ahead(batch, fake, latent, step)
+        return {"adv": self.adv.g(fake=self._d_with(params, self.d_view(fake, step), latent.y).logit)}
+
+    def _d_with(self, params: dict[str, Tensor], x: Tensor, y: Tensor | None):  # noqa: ANN202
+        """D with the given parameters, on copies of its buffers: D's batch-norm statistics and spectral-norm
+        vectors stay as they are, and each call's graph keeps its own copies."""
+        buffers = {n: b.clone() for n, b in self.D.named_buffers()}
+        return functional_call(self.D, {**params, **buffers}, (x, y))
+
+    def look_ahead(self, batch: Batch, fake: Tensor, latent, step: int) -> dict[str, Tensor]:  # noqa: ANN001
+        """D's parameters after ``unroll_steps`` Adam steps on its loss; D's own tensors are never written."""
+        names = [n for n, _ in self.D.named_parameters()]
+        params = {n: p.detach().requires_grad_(True) for n, p in self.D.named_parameters()}  # theta_D^0: a constant for G
+        fake_in = fake if self.second_order else fake.detach()
+        for k in range(self.unroll_steps):
+            d_real = self._d_with(params, self.d_view(batch.x, step), batch.y)
+            d_fake = self._d_with(params, self.d_view(fake_in, step), latent.y)
+            loss = self.adv.d(real=d_real.logit, fake=d_fake.logit)
+            grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=self.second_order)
+            flat = torch.cat([g.flatten() for g in grads])
+            if k == 0:
+                self._track_moments(flat.detach())
+            params = _unflatten_sub(params, names, self._adam_update(flat))
+        return params
+
+    def _track_moments(self, grad: Tensor) -> None:
+        """Running Adam moments of D's gradient, updated once per G step."""
+        b1, b2 = self.betas
+        self.moment1.mul_(b1).add_((1 - b1) * grad)
+        self.moment2.mul_(b2).add_((1 - b2) * grad * grad)
+        self.moment_steps += 1
+
+    def _adam_update(self, grad: Tensor) -> Tensor:
+        """One Adam step from the running moments with ``grad`` folded into the first (differentiably)."""
+        b1, b2 = self.betas
+        t = int(self.moment_steps) + 1
+        m = (b1 * self.moment1 + (1 - b1) * grad) / (1 - b1**t)
+        v = self.moment2 / (1 - b2 ** max(t - 1, 1))
+        return self.lr * m / (v.sqrt() + 1e-8)
+
+
+def _unflatten_sub(params: dict[str, Tensor], names: list[str], update: Tensor) -> dict[str, Tensor]:
+    """{name: param - its slice of ``update``}."""
+    out, start = {}, 0
+    for n in names:
+        p = params[n]
+        out[n] = p - update[start:start + p.numel()].view_as(p)
+        start += p.numel()
+    return out
+
+
+__all__ = ["UnrolledGAN"]
