@@ -6,7 +6,8 @@ import pytest
 from gankit.config import Config, list_presets, parse_overrides, resolve, valid_keys
 from gankit.errors import ConfigError
 
-PRESETS = ["acgan", "cgan", "dcgan", "gan", "infogan", "lsgan", "sagan", "sngan", "wgan", "wgan-gp"]
+PRESETS = ["acgan", "cgan", "d2gan", "dcgan", "dropoutgan", "gan", "gman", "infogan", "lsgan", "madgan", "mgan",
+           "pacdcgan", "pacgan", "sagan", "sngan", "unrolled", "wgan", "wgan-gp"]
 
 
 def test_list_presets() -> None:
@@ -48,13 +49,18 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("preset", PRESETS)
-def test_every_preset_resolves_with_default_data(preset: str) -> None:
+@pytest.mark.parametrize("preset", sorted(EXPECTED))
+def test_core_presets_resolve_with_default_data(preset: str) -> None:
     cfg = resolve(preset)
     data, arch, loss, n_critic, penalties = EXPECTED[preset]
     assert (cfg.preset, cfg.data.name, cfg.model.arch, cfg.loss, cfg.n_critic, cfg.penalties) == (
         preset, data, arch, loss, n_critic, penalties)
-    assert cfg.paper  # every preset names its paper
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_resolves_and_names_its_paper(preset: str) -> None:
+    cfg = resolve(preset)
+    assert cfg.preset == preset and cfg.paper
 
 
 def test_preset_specific_values() -> None:
@@ -179,4 +185,4 @@ def test_valid_keys() -> None:
     keys = valid_keys()
     assert {"train.steps", "optim.lr", "model.attention", "data.name", "loss", "penalties", "recipe_args"} <= set(keys)
     assert "train" not in keys and "model" not in keys  # sections are not leaf keys
-    assert len(keys) == len(set(keys)) == 63
+    assert len(keys) == len(set(keys)) == 64
