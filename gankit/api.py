@@ -13,7 +13,7 @@ from torch import Tensor
 from gankit import config as cfgmod
 from gankit.config import Config
 from gankit.errors import ConfigError
-from gankit.recipes import RECIPES, Recipe
+from gankit.recipes import RECIPES, Latent, Recipe
 from gankit.train.checkpoint import LATEST, load_checkpoint
 from gankit.train.rundir import RunDir
 from gankit.train.trainer import Trainer, configure_determinism
@@ -44,6 +44,7 @@ class Run:
                  checkpoint: str = LATEST) -> None:
         self.path, self.config, self.recipe, self.data, self.step, self.device = path, cfg, recipe, data, step, device
         self.checkpoint = checkpoint  # the file the weights came from, e.g. latest.pt or best.pt
+        self._input_data = None  # translation runs: the data set their inputs come from, loaded on first use
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, preset={self.config.preset!r}, data={self.data.name!r}, step={self.step})"
@@ -63,14 +64,75 @@ class Run:
             raise ConfigError(f"class labels must be {n} values in 0..{classes - 1}, got {labels.tolist()[:8]}")
         return labels
 
+    def latent(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Latent:
+        """G's inputs for n samples: noise, or (translation runs) n input images of the run's data set."""
+        data = self.input_data() if self.recipe.needs_data_to_sample else None
+        return self.recipe.fixed_latent(n, labels=self._labels(n, labels), data=data, generator=self._generator(seed))
+
     def sample(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Tensor:
         """n samples on the CPU (images (n, C, H, W) in [-1, 1], or points (n, D)).
 
         ``labels``: a class (or one per sample) for conditional recipes; for InfoGAN, the
-        value of the first categorical code.
+        value of the first categorical code; for StarGAN, the target domain. Translation runs
+        translate n images of their data set's test split (train when it has none; fewer when
+        the split holds fewer).
         """
-        latent = self.recipe.sample_latent(n, labels=self._labels(n, labels), generator=self._generator(seed))
-        return self.recipe.generate(latent).float().cpu()
+        return self.recipe.generate(self.latent(n, labels, seed=seed)).float().cpu()
+
+    def grid(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Tensor:
+        """A picture of n samples as (3, H, W) uint8: an image grid, a scatter plot of points, or for
+        translation runs rows of input | output [| target]."""
+        from gankit.viz import picture
+
+        latent = self.latent(n, labels, seed=seed)
+        images, nrow = self.recipe.show(latent, self.recipe.generate(latent))
+        return picture(images.float().cpu(), nrow=nrow)
+
+    def input_data(self):  # noqa: ANN201  (Dataset)
+        """The data a translation run takes its inputs from: its test split, else its train split (loaded once)."""
+        if self._input_data is None:
+            from gankit.data import load_dataset
+            from gankit.errors import DataError
+
+            d = self.config.data
+            kwargs = {"image_size": d.image_size, "channels": d.channels, "root": d.root, "pairing": d.pairing,
+                      "domains": d.domains}
+            try:
+                data = load_dataset(d.name, split="test", **kwargs)
+            except DataError:
+                data = load_dataset(d.name, split="train", **kwargs)
+            self._input_data = data.to(self.device)
+        return self._input_data
+
+    def translate(self, images: Tensor, to: int | str | None = None) -> Tensor:
+        """Translate images (N, C, H, W) in [-1, 1] of G's input domain; ``to`` names the target domain
+        (StarGAN: a class name or index; CycleGAN: "B" (default) or "A" for B -> A). Returns CPU images."""
+        from gankit.recipes.translation import Translation
+
+        if not isinstance(self.recipe, Translation):
+            raise ConfigError(f"preset {self.config.preset!r} generates from noise; translate() is for the translation "
+                              "recipes (pix2pix, cyclegan, stargan, srgan). Use sample()")
+        images = torch.as_tensor(images, dtype=torch.float32)
+        shape = self.recipe.input_shape
+        if images.dim() != 4 or images.shape[1] != shape[0] or (
+                not self.recipe.any_input_size and tuple(images.shape[2:]) != tuple(shape[1:])):
+            raise ConfigError(f"translate: images must be (N, {', '.join(map(str, shape))}) in [-1, 1] for this run "
+                              f"(its training input size); got {tuple(images.shape)}")
+        return self.recipe.translate(images.to(self.device), self.domain_index(to)).float().cpu()
+
+    def domain_index(self, to: int | str | None) -> int | None:
+        """A domain given by name or index -> its index (None stays None)."""
+        names = self.recipe.domain_names() if hasattr(self.recipe, "domain_names") else []
+        if to is None or isinstance(to, int):
+            return to
+        if to in names:
+            return names.index(to)
+        if str(to).isdigit():
+            return int(to)
+        from gankit.errors import unknown
+
+        raise ConfigError(unknown("domain", str(to), names) if names else
+                          f"preset {self.config.preset!r} translates in one direction only: drop --to (got {to!r})")
 
     def interpolate(self, rows: int = 8, steps: int = 10, *, code: str | None = None, seed: int | None = None) -> Tensor:
         """A latent walk: (rows * steps, ...) samples, row-major; ``code`` varies one InfoGAN code."""
@@ -206,10 +268,15 @@ def _fit(cfg: Config, run: RunDir, *, resume: bool) -> Run:
     configure_determinism(cfg.train.deterministic)
     device = pick_device(cfg.device)
     dataset = load_dataset(cfg.data.name, split=cfg.data.split, image_size=cfg.data.image_size,
-                           channels=cfg.data.channels, root=cfg.data.root, limit=cfg.data.limit, seed=cfg.seed).to(device)
-    info = DataInfo(dataset.name, dataset.sample_shape, dataset.num_classes, dataset.kind, dataset.class_names)
+                           channels=cfg.data.channels, root=cfg.data.root, limit=cfg.data.limit, seed=cfg.seed,
+                           pairing=cfg.data.pairing, domains=cfg.data.domains).to(device)
+    info = DataInfo(dataset.name, dataset.sample_shape, dataset.num_classes, dataset.kind, dataset.class_names,
+                    source_shape=dataset.source_shape, pairing=dataset.pairing)
     recipe = build_recipe(cfg, info, device)
-    loader = InMemoryLoader(dataset, cfg.train.batch_size, seed=cfg.seed)
+    if recipe.config_updates() and not resume:  # e.g. which content loss SRGAN resolved "auto" to
+        cfg.recipe_args.update(recipe.config_updates())
+        run.write_text(run.config, cfgmod.to_yaml(cfg))
+    loader = InMemoryLoader(dataset, cfg.train.batch_size, seed=cfg.seed, augment=cfg.data.augment)
     reference = dataset.x[:2000] if dataset.kind == "points" else None
     trainer = Trainer(recipe, loader, cfg, run, device, info, reference=reference, evaluation=_evaluation(cfg, info, recipe, device))
     if resume:

@@ -29,6 +29,9 @@ class DataConfig:
     image_size: int | None = None  # null: the data set's natural size
     channels: int | None = None  # null: the data set's own (1 or 3)
     limit: int | None = None  # keep only this many samples (a fixed random subset)
+    pairing: str | None = None  # null | paired | unpaired: translation recipes' presets set it
+    domains: list[Any] | None = None  # domain A and B (classes or sub-folders): [3, 8], [horses, zebras]; else classes kept
+    augment: bool = False  # pix2pix jitter: resize by 286/256, random crop to image_size, random flip (same for a pair)
 
 
 @dataclass
@@ -218,6 +221,19 @@ def _require(ok: bool, key: str, rule: str, value: Any) -> None:
         raise ConfigError(f"{key}={value!r}: {rule}")
 
 
+def _check_data_domains(data: DataConfig) -> None:
+    """data.pairing is null, paired or unpaired; data.domains lists distinct classes (two when paired/unpaired)."""
+    _require(data.pairing in (None, "paired", "unpaired"), "data.pairing", "must be paired, unpaired or null", data.pairing)
+    if data.domains is None:
+        return
+    domains = data.domains
+    _require(len(domains) == len({str(d) for d in domains}), "data.domains", "entries must be distinct", domains)
+    if data.pairing is not None:
+        _require(len(domains) == 2, "data.domains", f"with data.pairing={data.pairing} it names [A, B]", domains)
+    else:
+        _require(len(domains) >= 1, "data.domains", "lists the classes kept, e.g. [1, 7, 9]; or null for all", domains)
+
+
 def validate(cfg: Config) -> Config:
     """Value rules a type check cannot express; each error names the key and the rule."""
     t, o = cfg.train, cfg.optim
@@ -236,6 +252,7 @@ def validate(cfg: Config) -> Config:
     _require(cfg.amp in (None, "bf16"), "amp", "must be bf16 or null", cfg.amp)
     _require(cfg.data.image_size is None or cfg.data.image_size >= 4, "data.image_size", "must be >= 4", cfg.data.image_size)
     _require(cfg.data.channels in (None, 1, 3), "data.channels", "must be 1 or 3", cfg.data.channels)
+    _check_data_domains(cfg.data)
     sy = cfg.symptoms
     _require(1 <= sy.patience <= sy.window, "symptoms.patience", f"must be in [1, symptoms.window={sy.window}]", sy.patience)
     _require(sy.warmup >= 0, "symptoms.warmup", "must be >= 0", sy.warmup)

@@ -46,7 +46,11 @@ METRICS: dict[str, MetricSpec] = {
     "code_acc": MetricSpec(("code_acc",), (True,), "InfoGAN cat0 vs classes, best one-to-one matching"),
     "modes": MetricSpec(("modes", "high_quality", "reverse_kl"), (True, True, False),
                         "modes covered: 2D mixtures (PacGAN protocol) or stacked-mnist (1000 modes)"),
+    "psnr": MetricSpec(("psnr",), (True,), "peak signal-to-noise ratio (dB) of outputs vs paired targets (pix2pix, srgan)"),
+    "ssim": MetricSpec(("ssim",), (True,), "structural similarity of outputs vs paired targets (Wang et al. 2004)"),
+    "cycle": MetricSpec(("cycle_l1",), (False,), "mean |F(G(a)) - a| in [-1, 1] units: CycleGAN's cycle reconstruction error"),
 }
+IMAGE_PAIR_METRICS = {"psnr", "ssim", "cycle"}
 FEATURE_METRICS = {"fid", "kid", "pr", "dc"}
 FEATURES = ("auto", "inception", "domain")
 KID_SUBSETS, PR_K, DC_K = 100, 3, 5
@@ -122,9 +126,10 @@ class Evaluation:
             raise ConfigError(f"eval.n={cfg.n}: at least 2 samples are needed")
         self._check_applicable(recipe)
         real = load_dataset(data_cfg.name, split=cfg.split, image_size=data_cfg.image_size, channels=data_cfg.channels,
-                            root=data_cfg.root)
+                            root=data_cfg.root, pairing=data_cfg.pairing, domains=data_cfg.domains)
         real = subset(real, cfg.n, cfg.seed)  # as many real samples as generated ones, when the split has them
         self.n_real = len(real)
+        self.real_data = real.to(device) if recipe.needs_data_to_sample else None  # translation recipes' inputs
         needs_features = bool(FEATURE_METRICS & set(self.metrics)) or "is" in self.metrics
         self.extractor = load_extractor(cfg.features, data, data_cfg, device, train_missing) if needs_features else None
         if "is" in self.metrics and not (self.extractor and self.extractor.num_classes):
@@ -143,6 +148,10 @@ class Evaluation:
             raise ConfigError("class_acc needs a conditional generator (cgan, acgan); this one takes no class labels")
         if "code_acc" in m and not (recipe.label_classes() and recipe.code_names()):
             raise ConfigError("code_acc needs an InfoGAN generator with a categorical code")
+        if {"psnr", "ssim"} & m and not recipe.has_targets:
+            raise ConfigError("psnr and ssim compare outputs with paired targets: they are for pix2pix and srgan runs")
+        if "cycle" in m and type(recipe).reconstruct is Recipe.reconstruct:
+            raise ConfigError("cycle needs a recipe that maps its outputs back to its inputs (cyclegan)")
         if "modes" in m and self.data.kind != "points" and self.data.name != "stacked-mnist":
             raise ConfigError(f"modes is defined for 2D mixtures (ring8, grid25) and stacked-mnist, not {self.data.name!r}")
 
@@ -162,14 +171,15 @@ class Evaluation:
                 probs.append(F.softmax(logits.double(), dim=1))
         return {"stats": stats, "rows": torch.cat(rows) if rows else None, "probs": torch.cat(probs) if probs else None}
 
-    def _fake_chunks(self, recipe: Recipe, labels: Tensor | None, sink: list[Tensor]) -> Iterator[Tensor]:
-        """Generated samples in chunks from a fixed seed; each chunk is also appended to ``sink`` when asked."""
+    def latent(self, recipe: Recipe, labels: Tensor | None) -> Latent:
+        """G's inputs from a fixed seed: noise, or for translation recipes up to n images of the reference split."""
         gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed)
-        latent = recipe.sample_latent(self.cfg.n, labels=labels, generator=gen)
-        for start in range(0, self.cfg.n, self.batch_size):
-            end = start + self.batch_size
-            part = Latent(latent.z[start:end], latent.y[start:end] if latent.y is not None else None)
-            x = recipe.generate(part, self.batch_size).float()
+        return recipe.fixed_latent(self.cfg.n, labels=labels, data=self.real_data, generator=gen)
+
+    def _fake_chunks(self, recipe: Recipe, latent: Latent, sink: list[Tensor]) -> Iterator[Tensor]:
+        """Generated samples in chunks; each chunk is also appended to ``sink`` when asked."""
+        for start in range(0, len(latent), self.batch_size):
+            x = recipe.generate(latent[start:start + self.batch_size], self.batch_size).float()
             if self.data.kind == "image":  # pixels live in [-1, 1]; points (grid25 spans -4..4) are kept as they are
                 x = x.clamp(-1, 1)
             if sink is not None:
@@ -182,18 +192,39 @@ class Evaluation:
         """One evaluation row: {'step', 'eval/<score>': value, ..., 'protocol': {...}}."""
         k = recipe.label_classes()
         labels = (torch.arange(self.cfg.n, device=self.device) % k) if k else None  # balanced classes / codes
-        keep_images = self.labeller is not None or self.data.kind == "points"
+        latent = self.latent(recipe, labels)
+        labels = latent.y if k else None  # translation recipes may have fewer inputs than eval.n
+        keep_images = self.labeller is not None or self.data.kind == "points" or bool(IMAGE_PAIR_METRICS & set(self.metrics))
         images: list[Tensor] = []
-        chunks = self._fake_chunks(recipe, labels, images if keep_images else None)
+        chunks = self._fake_chunks(recipe, latent, images if keep_images else None)
         fake = self._features(chunks) if self.extractor else None
         if fake is None:
             for _ in chunks:  # generate anyway: the labeller scores the kept samples
                 pass
-        scores = self._scores(fake, torch.cat(images) if images else None, labels)
+        images_all = torch.cat(images) if images else None
+        scores = self._scores(fake, images_all, labels)
+        scores.update(self._pair_scores(recipe, latent, images_all))
         row: dict[str, Any] = {"step": step, "kind": "eval"}
         row.update({f"eval/{key}": value for key, value in scores.items()})
-        row["protocol"] = self.protocol(recipe)
+        row["protocol"] = self.protocol(recipe, n_fake=len(latent))
         return row
+
+    def _pair_scores(self, recipe: Recipe, latent: Latent, outputs: Tensor | None) -> dict[str, float]:
+        """PSNR/SSIM against paired targets and the cycle reconstruction error of translation recipes."""
+        from gankit.metrics.image import psnr, ssim
+
+        m, out = set(self.metrics), {}
+        if {"psnr", "ssim"} & m:
+            target = latent.target.float().cpu()
+            if "psnr" in m:
+                out["psnr"] = psnr(outputs, target)
+            if "ssim" in m:
+                out["ssim"] = ssim(outputs, target)
+        if "cycle" in m:
+            rebuilt = [recipe.reconstruct(latent[i:i + self.batch_size], outputs[i:i + self.batch_size].to(self.device))
+                       for i in range(0, len(outputs), self.batch_size)]
+            out["cycle_l1"] = float((torch.cat(rebuilt).float().cpu() - latent.z.float().cpu()).abs().mean())
+        return out
 
     def _scores(self, fake: dict | None, images: Tensor | None, labels: Tensor | None) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -237,13 +268,15 @@ class Evaluation:
         result = stacked_mnist_modes(images, self.labeller)
         return {"modes": result["modes"], "reverse_kl": result["kl"]}
 
-    def protocol(self, recipe: Recipe) -> dict[str, Any]:
+    def protocol(self, recipe: Recipe, n_fake: int | None = None) -> dict[str, Any]:
         """Everything the scores depend on besides the generator's weights."""
         import gankit
 
-        p: dict[str, Any] = {"metrics": self.metrics, "n_real": self.n_real, "n_fake": self.cfg.n,
+        p: dict[str, Any] = {"metrics": self.metrics, "n_real": self.n_real, "n_fake": n_fake or self.cfg.n,
                              "reference": f"{self.data.name}:{self.cfg.split}", "seed": self.cfg.seed,
                              "sampler": "ema" if recipe.ema is not None else "G", "gankit": gankit.__version__}
+        if recipe.needs_data_to_sample:
+            p["inputs"] = f"{self.data.name}:{self.cfg.split} (translated)"
         if self.extractor is not None:
             p.update(self.extractor.protocol())
         if "kid" in self.metrics:

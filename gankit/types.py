@@ -8,10 +8,15 @@ from torch import Tensor
 
 @dataclass
 class Batch:
-    """A batch of real data: images (B, C, H, W) in [-1, 1] or points (B, D); labels (B,) or None."""
+    """A batch of real data: images (B, C, H, W) in [-1, 1] or points (B, D); labels (B,) or None.
+
+    a: source-domain images (B, C', H, W): paired with x (pix2pix: a[i] is the input whose target is
+       x[i]) or, for unpaired data, an independent batch from domain A; None for single-domain data.
+    """
 
     x: Tensor
     y: Tensor | None = None
+    a: Tensor | None = None
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -40,11 +45,18 @@ class DataInfo:
     num_classes: int
     kind: str  # "image" or "points"
     class_names: list[str] | None = None
+    source_shape: tuple[int, ...] | None = None  # shape of one source image a (C', H, W); None without one
+    pairing: str | None = None  # None | "paired" | "unpaired"
 
     def to_dict(self) -> dict:
+        source = None if self.source_shape is None else list(self.source_shape)
         return {"name": self.name, "sample_shape": list(self.sample_shape), "num_classes": self.num_classes,
-                "kind": self.kind, "class_names": self.class_names}
+                "kind": self.kind, "class_names": self.class_names, "source_shape": source,
+                "pairing": self.pairing}
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataInfo":
-        return cls(d["name"], tuple(d["sample_shape"]), int(d["num_classes"]), d["kind"], d.get("class_names"))
+        """Read a saved dict; checkpoints written before source_shape/pairing existed load with None."""
+        source = d.get("source_shape")
+        return cls(d["name"], tuple(d["sample_shape"]), int(d["num_classes"]), d["kind"], d.get("class_names"),
+                   None if source is None else tuple(source), d.get("pairing"))

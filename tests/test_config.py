@@ -6,8 +6,9 @@ import pytest
 from gankit.config import Config, list_presets, parse_overrides, resolve, valid_keys
 from gankit.errors import ConfigError
 
-PRESETS = ["acgan", "cgan", "d2gan", "dcgan", "dropoutgan", "gan", "gman", "infogan", "lsgan", "madgan", "mgan",
-           "pacdcgan", "pacgan", "sagan", "sngan", "unrolled", "wgan", "wgan-gp"]
+PRESETS = ["acgan", "cgan", "cyclegan", "d2gan", "dcgan", "dropoutgan", "gan", "gman", "infogan", "lsgan", "madgan",
+           "mgan", "pacdcgan", "pacgan", "pix2pix", "pix2pix-l1", "sagan", "sngan", "srgan", "stargan", "unrolled", "wgan",
+           "wgan-gp"]
 
 
 def test_list_presets() -> None:
@@ -185,4 +186,4 @@ def test_valid_keys() -> None:
     keys = valid_keys()
     assert {"train.steps", "optim.lr", "model.attention", "data.name", "loss", "penalties", "recipe_args"} <= set(keys)
     assert "train" not in keys and "model" not in keys  # sections are not leaf keys
-    assert len(keys) == len(set(keys)) == 64
+    assert len(keys) == len(set(keys)) == 67

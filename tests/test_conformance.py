@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
 import gankit
 from gankit.config import list_presets
 from gankit.recipes import RECIPES
+from gankit.recipes.translation import Translation
 from gankit.tricks import TRICKS
 from gankit.train.checkpoint import load_checkpoint
 from tests.conftest import TINY
@@ -27,7 +29,18 @@ def tiny_overrides(preset: str) -> list[str]:
         extra.append(f"train.batch_size={2 * cfg.recipe_args['generators']}")
     if cfg.data.name == "stacked-mnist":  # its 1000 classes need all of MNIST; tiny runs use 3-channel digits
         image += ["data.name=digits", "data.channels=3"]
-    return TINY + extra + image
+    return TINY + extra + image + TRANSLATION.get(cfg.recipe, [])
+
+
+# translation recipes at tiny size on offline data: paired pix2pix on a small .npz made once (see
+# paired_npz), unpaired CycleGAN on two digit classes, StarGAN across the ten digit classes, SRGAN x2
+SMALL_PATCH = ["recipe_args.n_layers=1", "data.augment=true"]
+TRANSLATION = {
+    "pix2pix": SMALL_PATCH + ["data.name=PAIRED_NPZ"],
+    "cyclegan": SMALL_PATCH + ["recipe_args.n_blocks=1", "data.name=digits", "data.domains=[3, 8]"],
+    "stargan": ["recipe_args.n_blocks=1", "recipe_args.n_layers=2", "data.name=digits", "n_critic=2"],
+    "srgan": ["recipe_args.n_blocks=1", "recipe_args.scale=2", "recipe_args.content=mse", "data.name=digits"],
+}
 
 
 # a trick's arguments where its defaults do not fit the tiny runs
@@ -36,22 +49,33 @@ TRICK_ARGS = {"pack": "{name: pack, m: 2}", "minibatch_discrimination": "{name: 
 
 def cases() -> list[tuple[str, list[str]]]:
     out = [(p, tiny_overrides(p)) for p in list_presets()]
-    # every registered recipe class, also one no preset uses yet, on the dcgan preset's networks
-    out += [(f"dcgan+recipe={r}", tiny_overrides("dcgan") + [f"recipe={r}", "train.batch_size=8"]) for r in RECIPES.names()]
+    # every registered noise-GAN recipe class, also one no preset uses yet, on the dcgan preset's networks
+    # (translation recipes build their own networks and need their kind of data: their presets cover them)
+    out += [(f"dcgan+recipe={r}", tiny_overrides("dcgan") + [f"recipe={r}", "train.batch_size=8"]) for r in RECIPES.names()
+            if not issubclass(RECIPES.get(r), Translation)]
     # every trick, on the dcgan preset
     out += [(f"dcgan+tricks={t}", tiny_overrides("dcgan") + [f"tricks=[{TRICK_ARGS.get(t, t)}]"]) for t in TRICKS.names()]
     return out
 
 
-def train_tiny(preset: str, overrides: list[str], out):  # noqa: ANN001
+@pytest.fixture(scope="module")
+def paired_npz(tmp_path_factory) -> str:  # noqa: ANN001
+    """A small paired data set (b = a mirrored), written once."""
+    path = tmp_path_factory.mktemp("paired") / "pairs.npz"
+    a = np.random.default_rng(0).integers(0, 256, size=(16, 16, 16, 3), dtype=np.uint8)
+    np.savez(path, a_train=a, b_train=a[:, :, ::-1].copy(), a_test=a[:4], b_test=a[:4, :, ::-1].copy())
+    return str(path)
+
+
+def train_tiny(preset: str, overrides: list[str], out, paired: str = ""):  # noqa: ANN001
     name = preset.split("+")[0]
-    return gankit.train(name, out=out, overrides=overrides)
+    return gankit.train(name, out=out, overrides=[o.replace("PAIRED_NPZ", paired) for o in overrides])
 
 
 @pytest.mark.parametrize(("preset", "overrides"), cases(), ids=[c[0] for c in cases()])
-def test_recipe_conforms(preset: str, overrides: list[str], tmp_path) -> None:  # noqa: ANN001
+def test_recipe_conforms(preset: str, overrides: list[str], tmp_path, paired_npz) -> None:  # noqa: ANN001
     torch.manual_seed(0)
-    run = train_tiny(preset, overrides, tmp_path / "a")
+    run = train_tiny(preset, overrides, tmp_path / "a", paired_npz)
     initial = gankit.api.build_recipe(run.config, run.data, torch.device("cpu")).state_dict()
 
     # finite losses, logged every step
@@ -76,7 +100,7 @@ def test_recipe_conforms(preset: str, overrides: list[str], tmp_path) -> None:  
     assert (run.path / "samples" / "step_0000002.png").is_file() and (run.path / "report.html").is_file()
 
     # same seed -> bitwise the same result
-    again = train_tiny(preset, overrides, tmp_path / "b")
+    again = train_tiny(preset, overrides, tmp_path / "b", paired_npz)
     a = load_checkpoint(run.path / "checkpoints" / "latest.pt")["recipe"]
     b = load_checkpoint(again.path / "checkpoints" / "latest.pt")["recipe"]
     assert a.keys() == b.keys()

@@ -101,7 +101,8 @@ def test_missing_path() -> None:
 
 def test_list_datasets() -> None:
     listed = dict(list_datasets())
-    assert set(listed) == {"ring8", "grid25", "digits", "mnist", "fashion-mnist", "cifar10", "stacked-mnist"} <= set(DATASETS)
+    assert set(listed) == {"ring8", "grid25", "digits", "mnist", "fashion-mnist", "cifar10", "stacked-mnist",
+                            "facades"} <= set(DATASETS)
     assert all(description and "\n" not in description for description in listed.values())
 
 

@@ -12,11 +12,17 @@ from gankit.errors import DataError
 
 SPLITS = ("train", "test", "all")
 KINDS = ("image", "points")
+PAIRINGS = ("paired", "unpaired")
 
 
 @dataclass
 class Dataset:
-    """A whole data set in memory: images (N, C, H, W) in [-1, 1] or points (N, 2), labels (N,) or None."""
+    """A whole data set in memory: images (N, C, H, W) in [-1, 1] or points (N, 2), labels (N,) or None.
+
+    a: source-domain images (M, C', H, W) for image-to-image translation, or None. With pairing
+       "paired", a[i] is the input whose target is x[i] (M == N); with "unpaired", a is an independent
+       set of domain-A images (any M).
+    """
 
     name: str
     x: torch.Tensor
@@ -24,6 +30,8 @@ class Dataset:
     num_classes: int
     kind: str
     class_names: list[str] | None = None
+    a: torch.Tensor | None = None
+    pairing: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -31,6 +39,24 @@ class Dataset:
         if self.y is not None and self.y.shape != self.x.shape[:1]:
             raise DataError(f"data set {self.name!r}: y has shape {tuple(self.y.shape)}, "
                             f"expected ({self.x.shape[0]},) to match x")
+        self._check_source()
+
+    def _check_source(self) -> None:
+        """a and pairing come together; paired rows align; a holds images."""
+        if self.pairing is not None and self.pairing not in PAIRINGS:
+            raise DataError(f"data set {self.name!r}: pairing must be one of {PAIRINGS} or None, "
+                            f"got {self.pairing!r}")
+        if (self.a is None) != (self.pairing is None):
+            raise DataError(f"data set {self.name!r}: a and pairing must be set together "
+                            f"(a is {'None' if self.a is None else 'set'}, pairing={self.pairing!r})")
+        if self.a is None:
+            return
+        if self.kind != "image" or self.a.dim() != 4:
+            raise DataError(f"data set {self.name!r}: a must be images (M, C, H, W) of an image data set; "
+                            f"got shape {tuple(self.a.shape)} with kind {self.kind!r}")
+        if self.pairing == "paired" and len(self.a) != len(self.x):
+            raise DataError(f"data set {self.name!r}: paired data needs as many a images as x images; "
+                            f"got {len(self.a)} and {len(self.x)}")
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -40,10 +66,16 @@ class Dataset:
         """The shape of one sample: (C, H, W) or (2,)."""
         return tuple(self.x.shape[1:])
 
+    @property
+    def source_shape(self) -> tuple[int, ...] | None:
+        """The shape of one source image a: (C', H, W), or None without a source domain."""
+        return None if self.a is None else tuple(self.a.shape[1:])
+
     def to(self, device: torch.device | str) -> Dataset:
-        """A copy with x and y on ``device``."""
+        """A copy with x, y and a on ``device``."""
         y = None if self.y is None else self.y.to(device)
-        return replace(self, x=self.x.to(device), y=y)
+        a = None if self.a is None else self.a.to(device)
+        return replace(self, x=self.x.to(device), y=y, a=a)
 
 
 def check_split(split: str) -> None:
@@ -69,33 +101,56 @@ def labels_tensor(labels: np.ndarray | None) -> torch.Tensor | None:
     return None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.int64).reshape(-1)
 
 
+def _shuffled_keep(size: int, limit: int, seed: int) -> torch.Tensor:
+    """The first ``limit`` of a permutation of range(size) seeded by ``seed``."""
+    return torch.from_numpy(np.random.default_rng(seed).permutation(size)[:limit])
+
+
 def subset(data: Dataset, limit: int, seed: int) -> Dataset:
-    """At most ``limit`` samples: the first after a shuffle seeded by ``seed``, so classes stay mixed."""
+    """At most ``limit`` samples: the first after a shuffle seeded by ``seed``, so classes stay mixed.
+
+    Paired data keeps the same rows of a and x; unpaired a is cut to ``limit`` on its own by the same rule.
+    """
+    a = data.a
+    if a is not None and data.pairing == "unpaired" and limit < len(a):
+        a = a[_shuffled_keep(len(a), limit, seed)]
     if limit >= len(data):
-        return data
-    keep = torch.from_numpy(np.random.default_rng(seed).permutation(len(data))[:limit])
+        return replace(data, a=a)
+    keep = _shuffled_keep(len(data), limit, seed)
     y = None if data.y is None else data.y[keep]
-    return replace(data, x=data.x[keep], y=y)
+    if a is not None and data.pairing == "paired":
+        a = a[keep]
+    return replace(data, x=data.x[keep], y=y, a=a)
+
+
+def resize_tensor(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, image_size, image_size): centre-crop to square, resize with antialiasing."""
+    height, width = images.shape[-2:]
+    if (height, width) == (image_size, image_size):
+        return images
+    if height != width:
+        images = TF.center_crop(images, [min(height, width)] * 2)
+    images = TF.resize(images, [image_size, image_size], interpolation=InterpolationMode.BILINEAR, antialias=True)
+    # Antialias filters can overshoot a little at sharp edges; keep the [-1, 1] contract.
+    return images.clamp_(-1.0, 1.0)
 
 
 def resize_images(data: Dataset, image_size: int) -> Dataset:
-    """Centre-crop to square, then resize to image_size with antialiasing (bilinear)."""
-    height, width = data.x.shape[-2:]
-    if (height, width) == (image_size, image_size):
-        return data
-    x = data.x
-    if height != width:
-        x = TF.center_crop(x, [min(height, width)] * 2)
-    x = TF.resize(x, [image_size, image_size], interpolation=InterpolationMode.BILINEAR, antialias=True)
-    # Antialias filters can overshoot a little at sharp edges; keep the [-1, 1] contract.
-    return replace(data, x=x.clamp_(-1.0, 1.0))
+    """Centre-crop to square, then resize to image_size with antialiasing (bilinear); x and a alike."""
+    a = None if data.a is None else resize_tensor(data.a, image_size)
+    return replace(data, x=resize_tensor(data.x, image_size), a=a)
+
+
+def _convert(images: torch.Tensor, channels: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, channels, H, W): gray repeated to RGB, RGB to ITU-R 601 luma."""
+    if images.shape[1] == channels:
+        return images
+    if channels == 3:
+        return TF.grayscale_to_rgb(images)
+    return TF.rgb_to_grayscale(images, num_output_channels=1)
 
 
 def convert_channels(data: Dataset, channels: int) -> Dataset:
-    """Gray -> RGB by repetition, RGB -> gray by ITU-R 601 luma (linear, so valid on [-1, 1] values)."""
-    current = data.x.shape[1]
-    if current == channels:
-        return data
-    if channels == 3:
-        return replace(data, x=TF.grayscale_to_rgb(data.x))
-    return replace(data, x=TF.rgb_to_grayscale(data.x, num_output_channels=1))
+    """Gray -> RGB by repetition, RGB -> gray by ITU-R 601 luma (linear, so valid on [-1, 1] values); x and a."""
+    a = None if data.a is None else _convert(data.a, channels)
+    return replace(data, x=_convert(data.x, channels), a=a)

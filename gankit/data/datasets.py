@@ -11,6 +11,8 @@ Rules worth knowing:
   default size = the first image's smaller side rounded down to a power of two, within [4, 64]).
 - ``limit`` keeps the first ``limit`` samples after a shuffle seeded by ``seed`` (a cap, not an
   error, when larger than the data set); for ring8/grid25 it is the number of points drawn.
+- ``pairing`` ("paired" | "unpaired") loads two domains, a (A) and x (B), for image-to-image
+  translation; ``domains`` picks them, or the classes kept (see ``paired.py``).
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ import numpy as np
 from gankit.data.dataset import (Dataset, check_split, convert_channels, labels_tensor, pixels_to_tensor,
                                  resize_images, subset)
 from gankit.data.folder import MIN_SIZE, read_folder
-from gankit.data.npz import load_named_npz, read_npz
+from gankit.data.npz import cache_folder, find_file, load_named_npz, read_npz, search_folders
+from gankit.data.paired import check_pairing, read_pair_npz, read_pairs, reads_pairs, select_domains
 from gankit.data.synthetic import sample_mixture
 from gankit.errors import DataError, unknown
 from gankit.registry import Registry
@@ -112,6 +115,38 @@ def _cifar10(*, split: str, root: str | None, limit: int | None, seed: int) -> D
     return _with_classes(data, CIFAR10_NAMES)
 
 
+FACADES_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"  # pix2pix's own copy
+
+
+@register_dataset("facades", image_size=256)
+def _facades(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """CMP facades, label map -> photo pairs at 256x256 (facades.npz in data.root / $GANKIT_DATA, else pix2pix's download)."""
+    path = find_file("facades.npz", search_folders(root))
+    if path is not None:
+        return read_pair_npz(path, name="facades", split=split, image_size=None, pairing="paired")
+    folder = _download_facades(root)
+    data = read_pairs(folder, name="facades", split=split, image_size=256, channels=None, pairing="paired", domains=None)
+    return replace(data, a=data.x, x=data.a)  # pix2pix's AB files are photo | labels; gankit's facades go labels -> photo
+
+
+def _download_facades(root: str | None) -> Path:
+    """pix2pix's facades (train/ val/ test/ folders of side-by-side images) in ~/.cache/gankit/data/facades."""
+    target = cache_folder() / "facades"
+    if (target / "facades" / "train").is_dir():
+        return target / "facades"
+    try:
+        from torchvision.datasets.utils import download_and_extract_archive
+
+        download_and_extract_archive(FACADES_URL, download_root=str(target))
+    except Exception as err:  # noqa: BLE001 - offline, DNS, HTTP: one fix
+        searched = ", ".join(str(folder) for folder in search_folders(root))
+        raise DataError(f"data set 'facades' not found: no facades.npz in {searched}, and the download of {FACADES_URL} "
+                        f"failed ({type(err).__name__}). To fix: put facades.npz (arrays a_train, b_train[, a_test, "
+                        "b_test]) in a folder and set GANKIT_DATA=<folder> or data.root=<folder>, or pass a folder "
+                        "of side-by-side AB images with --data, or go online.") from None
+    return target / "facades"
+
+
 def default_image_size(name: str) -> int | None:
     """The natural image size of a registered data set; None for points and for paths."""
     return DATASETS.get(name).image_size if name in DATASETS else None
@@ -139,11 +174,15 @@ def _looks_like_path(name: str) -> bool:
     return "/" in name or os.sep in name or name.startswith(("~", ".")) or path.suffix != "" or path.exists()
 
 
-def load_path(path: Path, *, name: str, split: str, image_size: int | None, channels: int | None) -> Dataset:
-    """An .npz archive or an image folder given by path."""
+def load_path(path: Path, *, name: str, split: str, image_size: int | None, channels: int | None,
+              pairing: str | None = None, domains: list | None = None) -> Dataset:
+    """An .npz archive or an image folder given by path (two-domain layouts: see ``paired.py``)."""
     if not path.exists():
         raise DataError(f"data set path {name!r} does not exist (looked at {path.resolve()}); as a name: "
                         f"{unknown('data set', name, DATASETS.names())}")
+    if reads_pairs(path, pairing, domains):
+        return read_pairs(path, name=name, split=split, image_size=image_size, channels=channels,
+                          pairing=pairing, domains=domains)
     if path.is_dir():
         if split == "test":
             raise DataError(f"image folder {path} has a single split; use split='train' or 'all'")
@@ -169,19 +208,28 @@ def _finish(data: Dataset, *, image_size: int | None, channels: int | None,
 
 def load_dataset(name: str, *, split: str = "train", image_size: int | None = None,
                  channels: int | None = None, root: str | None = None,
-                 limit: int | None = None, seed: int = 0) -> Dataset:
-    """Load a registered data set, an .npz file or an image folder into memory (CPU tensors)."""
+                 limit: int | None = None, seed: int = 0, pairing: str | None = None,
+                 domains: list | None = None) -> Dataset:
+    """Load a registered data set, an .npz file or an image folder into memory (CPU tensors).
+
+    pairing="paired" | "unpaired" loads source images a beside x; domains names domain A and B
+    (classes or sub-folders), or with pairing=None the classes kept, relabelled in that order.
+    """
     check_split(split)
     _check_options(image_size, channels, limit)
+    check_pairing(pairing, domains)
     if name in DATASETS:
-        data = DATASETS.get(name)(split=split, root=root, limit=limit, seed=seed)
+        # With domains, classes are picked from the whole split first, so limit caps what is kept.
+        data = DATASETS.get(name)(split=split, root=root, limit=None if domains else limit, seed=seed)
         size = image_size if image_size is not None else default_image_size(name)
     elif _looks_like_path(name):
         path = Path(name).expanduser()
-        data = load_path(path, name=name, split=split, image_size=image_size, channels=channels)
+        data = load_path(path, name=name, split=split, image_size=image_size, channels=channels,
+                         pairing=pairing, domains=domains)
         size = image_size
     else:
         raise DataError(unknown("data set", name, DATASETS.names()))
+    data = select_domains(data, pairing=pairing, domains=domains)
     return _finish(data, image_size=size, channels=channels, limit=limit, seed=seed)
 
 

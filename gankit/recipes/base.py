@@ -34,10 +34,34 @@ class Phase:
 
 @dataclass
 class Latent:
-    """G's input: z (B, Z) and class labels (B,) or None."""
+    """G's input: noise z (B, Z) -- or, for translation recipes, the source images (B, C, H, W) --
+    class (target-domain) labels (B,) or None, and the real output paired with each input or None."""
 
     z: Tensor
     y: Tensor | None = None
+    target: Tensor | None = None  # paired translation: the ground truth shown beside and scored against G(z)
+
+    def __len__(self) -> int:
+        return self.z.shape[0]
+
+    def __getitem__(self, part: slice) -> "Latent":
+        return Latent(self.z[part], _part(self.y, part), _part(self.target, part))
+
+    def to_dict(self) -> dict[str, Tensor | None]:
+        return {"z": self.z, "y": self.y, "target": self.target}
+
+    @classmethod
+    def from_dict(cls, d: dict, device: torch.device | str) -> "Latent":
+        """Reads checkpoints written before ``target`` existed too."""
+        return cls(d["z"].to(device), _to(d.get("y"), device), _to(d.get("target"), device))
+
+
+def _part(t: Tensor | None, part: slice) -> Tensor | None:
+    return None if t is None else t[part]
+
+
+def _to(t: Tensor | None, device: torch.device | str) -> Tensor | None:
+    return None if t is None else t.to(device)
 
 
 class EMA(nn.Module):
@@ -132,6 +156,28 @@ class Recipe(nn.Module):
     def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
         raise NotImplementedError
 
+    # Hooks with a default for noise-driven GANs; translation recipes (gankit/recipes/translation.py) override them.
+    needs_data_to_sample = False  # G's inputs come from a data set (translation), not from noise
+    has_targets = False  # fixed_latent gives the real output of each input (paired translation: PSNR/SSIM)
+
+    def fixed_latent(self, n: int, *, labels: Tensor | None = None, data=None,  # noqa: ANN001  (Dataset)
+                     generator: torch.Generator | None = None) -> Latent:
+        """G's inputs for the fixed sample grid, for evaluation and for Run.sample: noise here; translation
+        recipes take up to n input images from ``data``."""
+        return self.sample_latent(n, labels=labels, generator=generator)
+
+    def show(self, latent: Latent, output: Tensor) -> tuple[Tensor, int | None]:
+        """What a sample grid shows of G's output on ``latent``, and the grid's row length (None: square)."""
+        return output, None
+
+    def config_updates(self) -> dict:
+        """recipe_args the recipe resolved while building (e.g. SRGAN's content loss); saved in the run's config."""
+        return {}
+
+    def reconstruct(self, latent: Latent, output: Tensor) -> Tensor | None:
+        """The input rebuilt from G's output (CycleGAN's cycle), or None when the recipe has no way back."""
+        return None
+
     def walk(self, rows: int, steps: int, *, code: str | None = None, generator: torch.Generator | None = None) -> Latent:
         """A latent walk: ``rows`` spherical interpolations between two random z, ``steps`` each."""
         if code is not None:
@@ -168,17 +214,7 @@ class Recipe(nn.Module):
 
         ``live``: from the generator being trained rather than its EMA (training diagnostics).
         """
-        net = self.G if live else self.sampler()
-        was_training = net.training
-        net.eval()
-        try:
-            outs = []
-            for start in range(0, latent.z.shape[0], batch_size):
-                y = latent.y[start:start + batch_size] if latent.y is not None else None
-                outs.append(net(latent.z[start:start + batch_size], y))
-            return torch.cat(outs)
-        finally:
-            net.train(was_training)
+        return run_generator(self.G if live else self.sampler(), latent, batch_size)
 
     def sample(self, n: int, labels: Tensor | None = None, *, generator: torch.Generator | None = None) -> Tensor:
         """n new samples (images in [-1, 1]); ``labels`` picks classes for conditional recipes."""
@@ -187,6 +223,21 @@ class Recipe(nn.Module):
     def record(self, **values: float | Tensor) -> None:
         """Statistics (not losses) the trainer logs, e.g. mean D outputs."""
         self.stats.update(values)
+
+
+@torch.no_grad()
+def run_generator(net: nn.Module, latent: Latent, batch_size: int = 256) -> Tensor:
+    """net(z, y) over ``latent`` in chunks and in eval mode (memory does not grow with n); restores net's mode."""
+    was_training = net.training
+    net.eval()
+    try:
+        outs = []
+        for start in range(0, len(latent), batch_size):
+            part = latent[start:start + batch_size]
+            outs.append(net(part.z, part.y))
+        return torch.cat(outs)
+    finally:
+        net.train(was_training)
 
 
 def check_recipe_args(args: dict, allowed: tuple[str, ...], recipe: str) -> None:
@@ -210,4 +261,5 @@ def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
     return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
 
 
-__all__ = ["RECIPES", "register_recipe", "Recipe", "Phase", "Latent", "EMA", "LossTerms", "slerp", "check_recipe_args"]
+__all__ = ["RECIPES", "register_recipe", "Recipe", "Phase", "Latent", "EMA", "LossTerms", "slerp", "check_recipe_args",
+           "run_generator"]

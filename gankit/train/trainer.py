@@ -56,7 +56,7 @@ class Trainer:
         self.step = 0
         fixed_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
         labels = self._fixed_labels(cfg.train.n_samples)
-        self.fixed = recipe.sample_latent(cfg.train.n_samples, labels=labels, generator=fixed_gen)
+        self.fixed = recipe.fixed_latent(cfg.train.n_samples, labels=labels, data=loader.data, generator=fixed_gen)
         self._sums: dict[str, Tensor] = {}
         self._count = 0
         # failure-symptom detectors: they read signals computed at log steps only (see gankit/train/symptoms.py)
@@ -81,7 +81,7 @@ class Trainer:
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "loader": self.loader.state_dict(),
             "rng": rng_state(),
-            "fixed": {"z": self.fixed.z, "y": self.fixed.y},
+            "fixed": self.fixed.to_dict(),
             "data": self.data.to_dict(),
             "preset": self.cfg.preset,
             "best": dict(self.best),
@@ -97,7 +97,7 @@ class Trainer:
             s.load_state_dict(state["schedulers"][k])
         self.loader.load_state_dict(state["loader"])
         set_rng_state(state["rng"])
-        self.fixed = Latent(state["fixed"]["z"].to(self.device), _to(state["fixed"]["y"], self.device))
+        self.fixed = Latent.from_dict(state["fixed"], self.device)
         self.best = dict(state.get("best", self.best))
         if self.symptoms is not None and "symptoms" in state:
             self.symptoms.load_state_dict(state["symptoms"])
@@ -234,8 +234,7 @@ class Trainer:
             return ""
         row.update({k: float(v) for k, v in self._grad_norms.items()})
         self._grad_norms = {}
-        n = min(self.cfg.symptoms.samples, len(self.fixed.z))
-        fixed = Latent(self.fixed.z[:n], None if self.fixed.y is None else self.fixed.y[:n])
+        fixed = self.fixed[:self.cfg.symptoms.samples]
         events = self.symptoms.update(row, self.step, samples=self.recipe.generate(fixed, live=True))
         for event in events:
             if event.kind == "began" and self.run.main:
@@ -251,7 +250,8 @@ class Trainer:
     def save_samples(self) -> None:
         if not self.run.main:
             return
-        image = picture(self.recipe.generate(self.fixed), reference=self.reference)
+        images, nrow = self.recipe.show(self.fixed, self.recipe.generate(self.fixed))
+        image = picture(images, nrow=nrow, reference=self.reference)
         save_png(image, self.run.samples / f"step_{self.step:07d}.png")
         self.run.writer().add_image("samples", image, self.step)
 
@@ -271,6 +271,3 @@ def _grad_norm(params: list[torch.nn.Parameter]) -> Tensor:
     norms = [torch.linalg.vector_norm(p.grad.float()) for p in params if p.grad is not None]
     return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
 
-
-def _to(t: Tensor | None, device: torch.device) -> Tensor | None:
-    return t.to(device) if t is not None else None

@@ -1,0 +1,59 @@
+"""Reading a user's images for ``gankit translate`` and writing the results, one file per image."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from gankit.data.folder import image_files, is_image_file
+from gankit.errors import DataError
+
+
+def list_inputs(path: str | Path) -> list[Path]:
+    """An image file, or the image files under a folder (sorted); a clear error when there are none."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        if not is_image_file(path):
+            raise DataError(f"--input {path} is not an image file (.png, .jpg, ...)")
+        return [path]
+    if not path.is_dir():
+        raise DataError(f"--input {path} does not exist; give an image file or a folder of images")
+    files = image_files(path)
+    if not files:
+        raise DataError(f"--input {path}: no image files found (looked for .png .jpg .jpeg .bmp .gif .webp .tif .tiff)")
+    return files
+
+
+def read_images(files: list[Path], *, channels: int, size: tuple[int, int] | None) -> Tensor:
+    """(N, channels, H, W) in [-1, 1]; resized (bicubic) to ``size`` = (H, W) when given, else all must share a size."""
+    arrays = []
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                image = image.convert("L" if channels == 1 else "RGB")
+                if size is not None and image.size != (size[1], size[0]):
+                    image = image.resize((size[1], size[0]), Image.BICUBIC)
+                arrays.append(np.asarray(image, dtype=np.uint8))
+        except (OSError, UnidentifiedImageError) as e:
+            raise DataError(f"cannot read image {file}: {e}") from None
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise DataError(f"input images differ in size ({', '.join(map(str, sorted(shapes)))}); "
+                        "translate folders of one size, or one image at a time")
+    x = torch.from_numpy(np.stack(arrays)).float()
+    x = x[:, None] if x.dim() == 3 else x.permute(0, 3, 1, 2)  # (N, C, H, W)
+    return x / 127.5 - 1
+
+
+def write_images(images: Tensor, files: list[Path]) -> None:
+    """Each (C, H, W) image in [-1, 1] to its PNG file, written to a temporary name and renamed (never half-written)."""
+    for image, file in zip(images, files):
+        pixels = ((image.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(f".{file.stem}.tmp.png")
+        Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(tmp)
+        os.replace(tmp, file)

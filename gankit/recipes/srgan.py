@@ -1,0 +1,115 @@
+"""Ledig et al. 2017 (SRGAN): super-resolution with a content loss plus an adversarial loss."""
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.errors import ConfigError
+from gankit.losses import get_loss
+from gankit.losses.auxiliary import pixel_mse
+from gankit.recipes.base import Latent, LossTerms, Phase, register_recipe
+from gankit.recipes.translation import Translation, recipe_args, translation_data
+from gankit.types import Batch
+
+DEFAULTS = {"scale": 4, "n_blocks": 16, "content": "auto", "adv_weight": 1e-3}
+CONTENTS = ("auto", "vgg", "mse")
+
+
+def downsample(images: Tensor, scale: int) -> Tensor:
+    """The low-resolution input: bicubic downsampling by ``scale`` (antialiased), kept in [-1, 1]."""
+    h, w = images.shape[-2:]
+    return F.interpolate(images, size=(h // scale, w // scale), mode="bicubic", antialias=True,
+                         align_corners=False).clamp(-1, 1)
+
+
+def resolve_content(content: str) -> str:
+    """auto -> vgg when the VGG19 weights can be had (local file or download), else mse with a warning."""
+    from gankit.losses.perceptual import find_vgg19, load_vgg19
+
+    if content not in CONTENTS:
+        raise ConfigError(f"recipe_args.content={content!r}: must be one of {', '.join(CONTENTS)}")
+    if content != "auto":
+        return content
+    if find_vgg19() is not None:
+        return "vgg"
+    try:
+        load_vgg19(download=True)  # online machines fetch it into the torch.hub cache once
+        return "vgg"
+    except ConfigError as e:
+        warnings.warn(f"srgan: content loss falls back to pixel MSE. {e}", stacklevel=2)
+        return "mse"
+
+
+@register_recipe("srgan")
+class SRGAN(Translation):
+    """Ledig et al. 2017: SRResNet G (residual blocks, pixel-shuffle x2/x4), convolutional D; G minimises
+    the VGG19 relu5_4 content loss (or pixel MSE) + 1e-3 x the adversarial loss on bicubic-downsampled inputs."""
+
+    paper = "Ledig et al. 2017, Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network"
+    has_targets = True
+    any_input_size = True
+
+    def __init__(self, G: nn.Module, D: nn.Module, *, scale: int, input_shape: tuple[int, ...], loss: str = "nonsat",
+                 content: str = "mse", adv_weight: float = 1e-3) -> None:
+        super().__init__()
+        if content not in ("vgg", "mse"):
+            raise ConfigError(f"recipe_args.content={content!r}: must be vgg or mse once resolved")
+        self.G, self.D, self.scale, self.input_shape = G, D, scale, tuple(input_shape)
+        self.loss_name, self.adv, self.adv_weight, self.content = loss, get_loss(loss), adv_weight, content
+        self._vgg: list[nn.Module] = []  # loaded at first use, kept out of state_dict (frozen ImageNet weights)
+
+    @classmethod
+    def from_config(cls, cfg, data) -> "SRGAN":  # noqa: ANN001
+        from gankit.nets.translation import SRDiscriminator, SRResNet
+
+        args = recipe_args(cfg, DEFAULTS, "srgan")
+        shape, _ = translation_data(data, "srgan", None)
+        scale, size = args["scale"], shape[-1]
+        if size % scale or size // scale < 2:
+            raise ConfigError(f"srgan: data.image_size={size} (the high-resolution size) must be a multiple of "
+                              f"recipe_args.scale={scale} with at least 2 low-resolution pixels")
+        content = resolve_content(args["content"])
+        if content == "vgg" and size < 16:
+            raise ConfigError(f"srgan: the VGG content loss needs images of at least 16 px (data.image_size={size}); "
+                              "use recipe_args.content=mse")
+        G = SRResNet(shape[0], scale=scale, width=cfg.model.g_width, n_blocks=args["n_blocks"])
+        D = SRDiscriminator(shape[0], width=cfg.model.d_width, spectral=cfg.model.d_spectral_norm)
+        return cls(G, D, scale=scale, input_shape=(shape[0], size // scale, size // scale), loss=cfg.loss,
+                   content=content, adv_weight=args["adv_weight"])
+
+    def config_updates(self) -> dict:
+        return {"content": self.content}  # the run's config records which content loss was used
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", self.d_step, trains="D"), Phase("G", self.g_step, trains="G", new_batch=False)]
+
+    def d_step(self, batch: Batch, step: int) -> LossTerms:
+        fake = self.G(downsample(batch.x, self.scale)).detach()
+        real_out, fake_out = self.D(batch.x), self.D(fake)
+        self.record_d(real=real_out, fake=fake_out)
+        return {"adv": self.adv.d(real=real_out.logit, fake=fake_out.logit)}
+
+    def g_step(self, batch: Batch, step: int) -> LossTerms:
+        fake = self.G(downsample(batch.x, self.scale))
+        return {"content": self.content_loss(fake, batch.x),
+                "adv": self.adv_weight * self.adv.g(fake=self.D(fake).logit)}
+
+    def content_loss(self, output: Tensor, target: Tensor) -> Tensor:
+        if self.content == "mse":
+            return pixel_mse(output=output, target=target)
+        from gankit.losses.perceptual import load_vgg19, vgg_content_loss
+
+        if not self._vgg:
+            self._vgg.append(load_vgg19().to(target.device))
+        return vgg_content_loss(self._vgg[0], output=output, target=target)
+
+    def inputs(self, data, index: Tensor, labels: Tensor | None) -> Latent:  # noqa: ANN001
+        """Low-resolution inputs made from the data's images, which are the targets."""
+        target = data.x[index]
+        return Latent(downsample(target, self.scale), None, target)
+
+    def input_count(self, data) -> int:  # noqa: ANN001
+        return len(data)

@@ -1,0 +1,135 @@
+"""The shared base of the image-to-image recipes (pix2pix, CycleGAN, StarGAN, SRGAN).
+
+Their generator's input is an image from the data set instead of noise, so the Recipe hooks
+that noise GANs leave at their defaults are filled in here: ``fixed_latent`` takes input images
+(and, for paired data, their targets) from a data set, ``show`` lays a sample grid out as
+input | output [| target], and ``translate`` maps images a user gives. The trainer does not
+know the difference: it still calls the same hooks and sums the same named loss terms.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.errors import ConfigError
+from gankit.recipes.base import Latent, Recipe, check_recipe_args, run_generator
+from gankit.types import DataInfo, DOut
+
+GROUPS_PER_ROW = 4  # sample grids show this many input | output [| target] groups side by side
+
+
+class Translation(Recipe):
+    """Base of the translation recipes: G maps images of domain A (``Batch.a``) to domain B (``Batch.x``)."""
+
+    needs_data_to_sample = True
+    any_input_size = False  # fully convolutional at any size (SRGAN); else inputs must match the training size
+    input_shape: tuple[int, ...] = ()  # (C, H, W) of G's input at training time
+
+    # --- what subclasses say about their data -------------------------------------------------
+    def inputs(self, data, index: Tensor, labels: Tensor | None) -> Latent:  # noqa: ANN001  (Dataset)
+        """G's inputs, targets and labels for the samples ``index`` of ``data``. Default: paired or unpaired A -> B."""
+        a = data.a[index]
+        return Latent(a, None, data.x[index] if data.pairing == "paired" else None)
+
+    def input_count(self, data) -> int:  # noqa: ANN001
+        return len(data.a) if data.a is not None else len(data)
+
+    def domain_names(self) -> list[str]:
+        """Names ``translate(to=...)`` accepts (empty: there is one direction only)."""
+        return []
+
+    def translator(self, to: int | None, n: int) -> tuple[nn.Module, Tensor | None]:
+        """The network that translates to domain ``to`` and its labels; default: the (EMA) generator, one direction."""
+        if to is not None:
+            raise ConfigError(f"{type(self).__name__} translates in one direction only; drop --to")
+        return self.sampler(), None
+
+    # --- the Recipe hooks ---------------------------------------------------------------------------
+    def fixed_latent(self, n: int, *, labels: Tensor | None = None, data=None,  # noqa: ANN001
+                     generator: torch.Generator | None = None) -> Latent:
+        """Up to n inputs from ``data`` in an order drawn from ``generator`` (all of them when n >= their count)."""
+        if data is None:
+            raise ConfigError(f"{type(self).__name__} translates images: it needs input images from a data set")
+        device = generator.device if generator is not None else torch.device("cpu")
+        order = torch.randperm(self.input_count(data), generator=generator, device=device)[:n].to(data.x.device)
+        return self.inputs(data, order, None if labels is None else labels[:len(order)])
+
+    def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
+        raise ConfigError(f"{type(self).__name__} translates images instead of sampling noise: use "
+                          "Run.translate(images) or `gankit translate RUN --input ...` (Run.sample draws inputs from the data)")
+
+    def walk(self, rows: int, steps: int, *, code: str | None = None, generator: torch.Generator | None = None) -> Latent:
+        raise ConfigError(f"{type(self).__name__} has no latent space to walk; use `gankit translate` or `gankit sample`")
+
+    def show(self, latent: Latent, output: Tensor) -> tuple[Tensor, int | None]:
+        """Rows of input | output [| target] groups."""
+        columns = [latent.z, output] + ([latent.target] if latent.target is not None else [])
+        columns = displayable(columns)
+        groups = torch.stack(columns, dim=1).flatten(0, 1)  # (N * k, C, H, W): each sample's group in a row
+        return groups, len(columns) * min(GROUPS_PER_ROW, len(output))
+
+    @torch.no_grad()
+    def translate(self, images: Tensor, to: int | None = None, batch_size: int = 64) -> Tensor:
+        """Images of G's input domain (B, C, H, W) in [-1, 1] -> their translations, in eval mode."""
+        net, labels = self.translator(to, len(images))
+        return run_generator(net, Latent(images, labels), batch_size)
+
+    # --- helpers for subclasses -------------------------------------------------------------------------
+    penalties: dict = {}  # name -> Penalty on every discriminator (set by the subclasses that take penalties)
+
+    def discriminators(self) -> list[nn.Module]:
+        return [self.D]
+
+    def constrain(self) -> None:
+        """After each D update: the penalties' constraints (weight clipping) on every discriminator."""
+        for D in self.discriminators():
+            for penalty in self.penalties.values():
+                penalty.constrain(D)
+
+    def record_d(self, *, real: DOut, fake: DOut) -> None:
+        """D's mean scores and its ranking accuracy over patches, for the logs and the d_overpowers symptom."""
+        from gankit.recipes.gan import ranking_accuracy
+
+        r = real.logit.detach().reshape(len(real.logit), -1).mean(1)  # (B,): one score per image (patch maps averaged)
+        f = fake.logit.detach().reshape(len(fake.logit), -1).mean(1)
+        self.record(d_real=r.mean(), d_fake=f.mean(), d_acc=ranking_accuracy(real=r, fake=f))
+
+
+def displayable(images: list[Tensor]) -> list[Tensor]:
+    """Bring images to a common size (nearest upscaling, so low-resolution inputs look pixelated) and channels."""
+    size = max(x.shape[-1] for x in images)
+    channels = max(x.shape[1] for x in images)
+    out = []
+    for x in images:
+        if x.shape[-1] != size:
+            x = F.interpolate(x.float(), size=(size, size), mode="nearest")
+        out.append(x.expand(-1, channels, -1, -1) if x.shape[1] != channels else x)
+    return out
+
+
+def translation_data(data: DataInfo, recipe: str, pairing: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(source shape, target shape) of the data, with a clear error when its pairing is not what the recipe needs."""
+    if data.kind != "image":
+        raise ConfigError(f"recipe {recipe!r} translates images; data set {data.name!r} holds {data.kind}")
+    if pairing is not None and data.pairing != pairing:
+        how = {"paired": "an .npz with a_train/b_train (facades.npz), a folder of side-by-side AB images, or folders "
+                         "A and B with matching file names",
+               "unpaired": "a folder with sub-folders A and B (or trainA/trainB), or a labelled data set with "
+                           "data.domains=[class_a, class_b]"}[pairing]
+        raise ConfigError(f"recipe {recipe!r} needs {pairing} data (data.pairing={pairing}); {data.name!r} is "
+                          f"{data.pairing or 'a plain image data set'}. Use {how}.")
+    source = tuple(data.source_shape) if data.source_shape else tuple(data.sample_shape)
+    return source, tuple(data.sample_shape)
+
+
+def recipe_args(cfg, allowed: dict, recipe: str) -> dict:  # noqa: ANN001
+    """The recipe's arguments: its defaults (``allowed``) updated by cfg.recipe_args, unknown names refused."""
+    check_recipe_args(cfg.recipe_args, tuple(allowed), recipe)
+    if cfg.tricks:
+        raise ConfigError(f"tricks: {recipe} has an objective of its own; the training tricks are for the "
+                          "noise GAN recipes (gan, unrolled, ...). Remove tricks=[...]")
+    return {**allowed, **cfg.recipe_args}
+
+
+__all__ = ["Translation", "displayable", "translation_data", "recipe_args"]
