@@ -12,7 +12,7 @@ from torch import Tensor
 
 from gankit import config as cfgmod
 from gankit.config import Config
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, GankitError
 from gankit.recipes import RECIPES, Latent, Recipe
 from gankit.train.checkpoint import LATEST, load_checkpoint
 from gankit.train.rundir import RunDir
@@ -225,8 +225,12 @@ def train(preset: str, data: str | None = None, *, out: str | Path | None = None
     cfg = cfgmod.resolve(preset, data, overrides, extra=config or None)
     run = RunDir(out or default_out(cfg))
     run.create()
-    run.write_text(run.config, cfgmod.to_yaml(cfg))
-    return _fit(cfg, run, resume=False)
+    try:
+        run.write_text(run.config, cfgmod.to_yaml(cfg))
+        return _fit(cfg, run, resume=False)
+    except GankitError:
+        run.discard_unstarted()  # e.g. the data could not be loaded: leave no half-made run behind
+        raise
 
 
 def resume(run_dir: str | Path, overrides: list[str] | None = None) -> Run:

@@ -18,12 +18,14 @@ def cmd_list(args: argparse.Namespace) -> None:
     from gankit.losses import LOSSES, PENALTIES
     from gankit.nets import ARCHS
     from gankit.recipes import RECIPES
+    from gankit.tricks import TRICKS
 
     sections = [
         ("presets (gankit train PRESET)", [(p, config.preset_paper(p)) for p in config.list_presets()]),
         ("recipes (data flows; presets build on them)", [(n, RECIPES.doc(n)) for n in RECIPES]),
         ("losses (loss=...)", [(n, LOSSES.doc(n)) for n in LOSSES]),
         ("penalties (penalties=[...])", [(n, PENALTIES.doc(n)) for n in PENALTIES]),
+        ("training tricks (tricks=[...])", [(n, TRICKS.doc(n)) for n in TRICKS]),
         ("architectures (model.arch=...)", [(n, ARCHS.doc(n)) for n in ARCHS]),
         ("data sets (--data ...; or a path to an image folder or .npz)", list_datasets()),
     ]
@@ -226,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--metrics", help="comma-separated: fid kid is pr dc class_acc code_acc modes (default: the run's eval.metrics)")
     p.add_argument("--n", type=int, help="generated samples (default: the run's eval.n)")
-    p.add_argument("--features", choices=["auto", "inception", "domain"],
-                   help="feature network: FID InceptionV3, the data set's domain evaluator, or auto (inception when its weights are here)")
+    p.add_argument("--features", help="feature network: inception (FID InceptionV3), domain (the data set's evaluator), "
+                   "domain:NAME (another labelled data set's evaluator, e.g. domain:cifar10 for photos), or auto "
+                   "(inception when its weights are here)")
     p.add_argument("--split", help="reference split of the real data (default test)")
     p.add_argument("--seed", type=int, help="seed of the generated samples")
     p.add_argument("--checkpoint", help="latest (default), best, or a checkpoint file")

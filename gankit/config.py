@@ -64,7 +64,7 @@ class EvalConfig:
     every: int = 0  # evaluate every this many steps and keep checkpoints/best.pt; 0: off
     metrics: list[str] = field(default_factory=lambda: ["fid"])  # fid kid is pr dc class_acc code_acc modes
     n: int = 2000  # generated samples per evaluation (real: as many, capped by the reference split)
-    features: str = "auto"  # inception | domain | auto (inception when its weights are here, else domain)
+    features: str = "auto"  # inception | domain | domain:NAME (another data set's evaluator) | auto (inception when here)
     split: str = "test"  # reference split of the real data
     seed: int = 0  # seed of the generated samples (same z at every evaluation)
     best: str | None = None  # metric that picks best.pt; null: the first of ``metrics``

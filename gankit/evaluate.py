@@ -93,11 +93,15 @@ class PointsExtractor(FeatureExtractor):
 
 def load_extractor(features: str, data: DataInfo, data_cfg: DataConfig, device: torch.device,
                    train_missing: bool = False) -> FeatureExtractor:
-    """The feature network for ``features`` (inception | domain | auto) on this data."""
-    if features not in FEATURES:
-        raise ConfigError(unknown("features", features, FEATURES))
+    """The feature network for ``features`` on this data: inception, domain (this data set's evaluator),
+    domain:NAME (another labelled data set's evaluator, e.g. domain:cifar10 for unlabelled photos), or auto."""
+    other = features.removeprefix("domain:") if features.startswith("domain:") else None
+    if features not in FEATURES and not other:
+        raise ConfigError(unknown("features", features, [*FEATURES, "domain:NAME"]))
     if data.kind == "points":
         return PointsExtractor(data.sample_shape[-1]).to(device)
+    if other:
+        return domain_evaluator(other, data_cfg, device, train_missing)
     from gankit.metrics.inception import inception_available, load_inception
 
     if features == "inception" or (features == "auto" and inception_available()):
@@ -193,7 +197,7 @@ class Evaluation:
         k = recipe.label_classes()
         labels = (torch.arange(self.cfg.n, device=self.device) % k) if k else None  # balanced classes / codes
         latent = self.latent(recipe, labels)
-        labels = latent.y if k else None  # translation recipes may have fewer inputs than eval.n
+        labels = labels[:len(latent)] if labels is not None else None  # translation recipes may have fewer inputs
         keep_images = self.labeller is not None or self.data.kind == "points" or bool(IMAGE_PAIR_METRICS & set(self.metrics))
         images: list[Tensor] = []
         chunks = self._fake_chunks(recipe, latent, images if keep_images else None)

@@ -46,12 +46,18 @@ def test_list_names_everything(capsys) -> None:  # noqa: ANN001
     (["train", "dcgan", "model.arch=resnt"], "Did you mean 'resnet'"),
     (["train", "infogan", "recipe_args.info_wieght=2"], "Did you mean 'info_weight'"),
     (["train", "dcgan", "recipe_args.n_cont=2"], "takes no recipe_args"),
+    (["train", "pix2pix", "--data", "digits"], "has no pairs"),
+    (["train", "pix2pix", "--data", "digits", "data.pairing=null"], "needs paired data"),
+    (["train", "cyclegan", "--data", "digits", "data.domains=null"], "data.domains=[A, B]"),
+    (["train", "srgan", "--data", "digits", "recipe_args.scale=3"], "scale"),
+    (["train", "dcgan", "data.pairing=pared"], "data.pairing"),
 ])
 def test_bad_input_exits_2_with_a_message(capsys, tmp_path, args, expected) -> None:  # noqa: ANN001
     code, _, err = run_cli(capsys, *args, "--out", str(tmp_path / "run"), "train.progress=false", "train.steps=2")
     assert code == 2
     assert expected in err
     assert err.startswith("gankit: error:")
+    assert not (tmp_path / "run").exists()  # a run that could not start leaves nothing behind
 
 
 def test_conditional_preset_on_unlabelled_folder(capsys, tmp_path) -> None:  # noqa: ANN001

@@ -31,7 +31,7 @@ def find_file(file_name: str, folders: list[Path]) -> Path | None:
     return next((folder / file_name for folder in folders if (folder / file_name).is_file()), None)
 
 
-def _parts(split: str, has_test: bool) -> list[str]:
+def split_parts(split: str, has_test: bool) -> list[str]:
     """Which archive parts a split reads; 'all' is train plus test when the archive has one."""
     if split == "all":
         return ["train", "test"] if has_test else ["train"]
@@ -55,21 +55,25 @@ def _num_classes(archive: np.lib.npyio.NpzFile) -> int:
     return int(max(int(y.max(initial=-1)) for y in labels)) + 1 if labels else 0
 
 
-def read_npz(path: Path, *, name: str, split: str) -> Dataset:
-    """Read images (uint8 (N, H, W) or (N, H, W, 3)) and optional int labels from an .npz archive."""
+def open_npz(path: Path) -> np.lib.npyio.NpzFile:
+    """An .npz archive opened without pickle support, or a DataError that says what is wrong with the file."""
     if not zipfile.is_zipfile(path):  # else np.load falls back to pickle and reports a confusing error
         raise DataError(f"{path} is not an .npz archive (not a zip file); write it with numpy.savez")
     try:
-        archive = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as err:
         raise DataError(f"cannot read {path} as .npz: {err}") from err
-    with archive:
+
+
+def read_npz(path: Path, *, name: str, split: str) -> Dataset:
+    """Read images (uint8 (N, H, W) or (N, H, W, 3)) and optional int labels from an .npz archive."""
+    with open_npz(path) as archive:
         if "x_train" not in archive:
             raise DataError(f"{path} has no array x_train (found: {', '.join(archive.files)}); "
                             "expected x_train, y_train[, x_test, y_test]")
         if split == "test" and "x_test" not in archive:
             raise DataError(f"{path} has no x_test array, so split='test' is unavailable; use split='train'")
-        parts = _parts(split, "x_test" in archive)
+        parts = split_parts(split, "x_test" in archive)
         pixels = [archive[f"x_{part}"] for part in parts]
         if any(p.dtype != np.uint8 for p in pixels):
             dtypes = ", ".join(str(p.dtype) for p in pixels)
@@ -88,7 +92,7 @@ def download_torchvision(name: str, class_name: str, *, split: str) -> Dataset:
     dataset_class = getattr(torchvision.datasets, class_name)
     folder = cache_folder() / "torchvision"
     pixels, labels = [], []
-    for part in _parts(split, has_test=True):
+    for part in split_parts(split, has_test=True):
         source = dataset_class(str(folder), train=part == "train", download=True)
         pixels.append(np.asarray(source.data))  # MNIST-like: (N, 28, 28); CIFAR: (N, 32, 32, 3)
         labels.append(np.asarray(source.targets))

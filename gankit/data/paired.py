@@ -28,7 +28,7 @@ from PIL import Image, ImageOps
 from gankit.data.dataset import PAIRINGS, Dataset, pixels_to_tensor, resize_tensor
 from gankit.data.folder import (GRAY_MODES, IMAGE_EXTENSIONS, MAX_DEFAULT_SIZE, MIN_SIZE, default_folder_size,
                                 image_files, is_image_file, read_images, warn_skipped)
-from gankit.data.npz import _parts as npz_parts
+from gankit.data.npz import open_npz, split_parts
 from gankit.errors import DataError, unknown
 
 MAX_NAMED = 5  # files named in an error message
@@ -101,11 +101,7 @@ def _npz_side(archive: np.lib.npyio.NpzFile, side: str, parts: list[str], path: 
 
 def read_pair_npz(path: Path, *, name: str, split: str, image_size: int | None, pairing: str | None) -> Dataset:
     """a_* (domain A) and b_* (domain B) arrays; pairing=None reads only the b images, as x."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise DataError(f"cannot read {path} as .npz: {err}") from err
-    with archive:
+    with open_npz(path) as archive:
         if "b_train" not in archive:
             raise DataError(f"{path} has a_train but no b_train (found: {', '.join(archive.files)}); "
                             "a paired archive holds a_train, b_train[, a_test, b_test]")
@@ -113,7 +109,7 @@ def read_pair_npz(path: Path, *, name: str, split: str, image_size: int | None, 
         if split == "test" and not has_test:
             raise DataError(f"{path} has no a_test and b_test arrays, so split='test' is unavailable; "
                             "use split='train'")
-        parts = npz_parts(split, has_test)
+        parts = split_parts(split, has_test)
         x = _npz_side(archive, "b", parts, path)
         a = None if pairing is None else _npz_side(archive, "a", parts, path)
     if a is None:

@@ -1,6 +1,7 @@
 """Ledig et al. 2017 (SRGAN): super-resolution with a content loss plus an adversarial loss."""
 from __future__ import annotations
 
+import sys
 import warnings
 
 import torch
@@ -34,9 +35,11 @@ def resolve_content(content: str) -> str:
     if content != "auto":
         return content
     if find_vgg19() is not None:
+        print(f"srgan: content loss on VGG19 relu5_4 features ({find_vgg19()})", file=sys.stderr)
         return "vgg"
     try:
         load_vgg19(download=True)  # online machines fetch it into the torch.hub cache once
+        print("srgan: content loss on VGG19 relu5_4 features (downloaded to the torch.hub cache)", file=sys.stderr)
         return "vgg"
     except ConfigError as e:
         warnings.warn(f"srgan: content loss falls back to pixel MSE. {e}", stacklevel=2)
@@ -45,8 +48,9 @@ def resolve_content(content: str) -> str:
 
 @register_recipe("srgan")
 class SRGAN(Translation):
-    """Ledig et al. 2017: SRResNet G (residual blocks, pixel-shuffle x2/x4), convolutional D; G minimises
-    the VGG19 relu5_4 content loss (or pixel MSE) + 1e-3 x the adversarial loss on bicubic-downsampled inputs."""
+    """Ledig et al. 2017: SRResNet G (pixel-shuffle x2/x4), conv D; VGG19 content (or MSE) + 1e-3 x adversarial loss.
+
+    G sees bicubic-downsampled versions of the data's images and is scored against the originals."""
 
     paper = "Ledig et al. 2017, Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network"
     has_targets = True

@@ -19,7 +19,8 @@ DEFAULTS = {"cls_weight": 1.0, "rec_weight": 10.0, "n_blocks": 6, "n_layers": 6}
 
 @register_recipe("stargan")
 class StarGAN(Translation):
-    """Choi et al. 2018: G(x, c) for a target domain c; D has a source (real/fake) head and a domain head;
+    """Choi et al. 2018: one G(x, c) for every target domain c; D with a real/fake head and a domain head.
+
     WGAN-GP adversarial loss + domain classification (weight 1) + reconstruction G(G(x, c), c') ~ x (weight 10)."""
 
     paper = "Choi et al. 2018, StarGAN: Unified Generative Adversarial Networks for Multi-Domain Image-to-Image Translation"

@@ -5,8 +5,8 @@ is scored by that look-ahead D. With ``second_order`` the look-ahead stays in th
 so G's gradient includes how D would react to it (the paper's point); D's own
 parameters and buffers are left exactly as they were (the look-ahead runs on copies).
 
-The look-ahead's Adam moments are the recipe's own running estimates of D's gradient
-moments (buffers, saved in checkpoints); the second moment is held fixed inside one look-ahead.
+The look-ahead's Adam starts from the recipe's own running estimates of D's gradient
+moments (buffers, saved in checkpoints) and updates both moments at each look-ahead step.
 """
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ class UnrolledGAN(GAN):
         names = [n for n, _ in self.D.named_parameters()]
         params = {n: p.detach().requires_grad_(True) for n, p in self.D.named_parameters()}  # theta_D^0: a constant for G
         fake_in = fake if self.second_order else fake.detach()
+        moments = (self.moment1, self.moment2, int(self.moment_steps))
         for k in range(self.unroll_steps):
             d_real = self._d_with(params, self.d_view(batch.x, step), batch.y)
             d_fake = self._d_with(params, self.d_view(fake_in, step), latent.y)
@@ -70,7 +71,8 @@ class UnrolledGAN(GAN):
             flat = torch.cat([g.flatten() for g in grads])
             if k == 0:
                 self._track_moments(flat.detach())
-            params = _unflatten_sub(params, names, self._adam_update(flat))
+            update, moments = self._adam_update(flat, moments)
+            params = _unflatten_sub(params, names, update)
         return params
 
     def _track_moments(self, grad: Tensor) -> None:
@@ -80,13 +82,18 @@ class UnrolledGAN(GAN):
         self.moment2.mul_(b2).add_((1 - b2) * grad * grad)
         self.moment_steps += 1
 
-    def _adam_update(self, grad: Tensor) -> Tensor:
-        """One Adam step from the running moments with ``grad`` folded into the first (differentiably)."""
+    def _adam_update(self, grad: Tensor, moments: tuple[Tensor, Tensor, int]) -> tuple[Tensor, tuple[Tensor, Tensor, int]]:
+        """One differentiable Adam step (Kingma & Ba) from ``moments`` = (m, v, t): the update and the new moments.
+
+        Both moments take in the look-ahead gradient, as the paper's unrolled Adam does: with v held fixed, a
+        gradient much larger than its running scale would give an unbounded step, and G's second-order
+        gradient through it would explode.
+        """
         b1, b2 = self.betas
-        t = int(self.moment_steps) + 1
-        m = (b1 * self.moment1 + (1 - b1) * grad) / (1 - b1**t)
-        v = self.moment2 / (1 - b2 ** max(t - 1, 1))
-        return self.lr * m / (v.sqrt() + 1e-8)
+        m, v, t = moments
+        m, v, t = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * grad * grad, t + 1
+        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+        return self.lr * m_hat / ((v_hat + 1e-16).sqrt() + 1e-8), (m, v, t)
 
 
 def _unflatten_sub(params: dict[str, Tensor], names: list[str], update: Tensor) -> dict[str, Tensor]:

@@ -41,6 +41,23 @@ class RunDir:
             for folder in (self.path, self.checkpoints, self.samples):
                 folder.mkdir(parents=True, exist_ok=True)
 
+    def discard_unstarted(self) -> None:
+        """Remove a run directory that create() made but whose training never logged a row or saved a
+        checkpoint (bad data, say), so the same --out works again; anything else in it is left alone."""
+        if not self.main or any(self.checkpoints.glob("*.pt")) or (self.metrics.is_file() and self.metrics.stat().st_size):
+            return
+        for file in (self.config, self.metrics, self.symptoms):
+            file.unlink(missing_ok=True)
+        tb = self.path / "tb"
+        if tb.is_dir():
+            for event in tb.glob("events.out.tfevents.*"):
+                event.unlink()
+        for folder in (tb, self.checkpoints, self.samples, self.path):
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                pass
+
     def write_text(self, path: Path, text: str) -> None:
         if self.main:
             tmp = path.with_name(f".{path.name}.tmp")
