@@ -102,6 +102,7 @@ class Recipe(nn.Module):
         self.stats: dict[str, float | Tensor] = {}
         self.tricks = nn.ModuleList()
         self.loss_name = ""
+        self.penalties: dict = {}  # name -> Penalty (gankit.losses.penalties), applied to every discriminator
 
     # --- tricks (gankit.tricks): the recipe calls their hooks, the trainer never sees them ----------
     def install_tricks(self, tricks: Sequence[nn.Module]) -> None:
@@ -148,6 +149,16 @@ class Recipe(nn.Module):
 
     def phases(self) -> list[Phase]:
         raise NotImplementedError
+
+    def discriminators(self) -> list[nn.Module]:
+        """Every discriminator (ensembles and CycleGAN have several); penalties constrain each."""
+        return [self.D]
+
+    def constrain(self) -> None:
+        """After each D update: the penalties' constraints (WGAN's weight clipping) on every discriminator."""
+        for D in self.discriminators():
+            for penalty in self.penalties.values():
+                penalty.constrain(D)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters per optimiser; keys match Phase.trains. Default: G and D."""

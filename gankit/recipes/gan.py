@@ -86,7 +86,7 @@ class GAN(Recipe):
         return build_gan_nets(spec or cls.spec(cfg, data), cfg.model, build_tricks(cfg))
 
     def phases(self) -> list[Phase]:
-        return [Phase("D", self.d_step, trains="D", repeats=self.n_critic, after=self._constrain),
+        return [Phase("D", self.d_step, trains="D", repeats=self.n_critic, after=self.constrain),
                 Phase("G", self.g_step, trains="G", new_batch=False)]
 
     def label_classes(self) -> int:
@@ -144,14 +144,6 @@ class GAN(Recipe):
         d_real, d_fake = d_real.detach(), d_fake.detach()
         self.record(d_real=d_real.mean(), d_fake=d_fake.mean(), d_acc=ranking_accuracy(real=d_real, fake=d_fake))
 
-    def discriminators(self) -> list[nn.Module]:
-        """Every discriminator (ensembles have several); penalties constrain each."""
-        return [self.D]
-
-    def _constrain(self) -> None:
-        for D in self.discriminators():
-            for p in self.penalties.values():
-                p.constrain(D)
 
 
 def build_gan_nets(spec: NetSpec, model: ModelConfig, tricks: Sequence[Trick]) -> tuple[nn.Module, nn.Module]:

@@ -76,17 +76,6 @@ class Translation(Recipe):
         return run_generator(net, Latent(images, labels), batch_size)
 
     # --- helpers for subclasses -------------------------------------------------------------------------
-    penalties: dict = {}  # name -> Penalty on every discriminator (set by the subclasses that take penalties)
-
-    def discriminators(self) -> list[nn.Module]:
-        return [self.D]
-
-    def constrain(self) -> None:
-        """After each D update: the penalties' constraints (weight clipping) on every discriminator."""
-        for D in self.discriminators():
-            for penalty in self.penalties.values():
-                penalty.constrain(D)
-
     def record_d(self, *, real: DOut, fake: DOut) -> None:
         """D's mean scores and its ranking accuracy over patches, for the logs and the d_overpowers symptom."""
         from gankit.recipes.gan import ranking_accuracy
