@@ -355,19 +355,30 @@ def bench_preset(preset: str, args: argparse.Namespace, data: Dataset, device: t
     """Warm both sides up, then alternate timed rounds; the median round of each side counts."""
     cfg = preset_config(preset, args.batch_size, device, args.log_every, not args.no_ema)
     engine, plain = make_engine(cfg, data, device, folder / preset), make_plain(cfg, data, device)
+    rates = alternate_rounds(engine, plain.steps, args, device)
+    g, p = statistics.median(rates["gankit"]), statistics.median(rates["plain"])
+    return Row(preset, cfg.n_critic, g, p, g / p, (p / g - 1) * 100, spread_pct(rates), rates["gankit"], rates["plain"])
+
+
+def alternate_rounds(engine: EngineSide, plain_steps: Callable[[int], None], args: argparse.Namespace,
+                     device: torch.device) -> dict[str, list[float]]:
+    """Warm both sides up, then args.rounds timed rounds of args.steps each, alternating which side goes first."""
     try:
         engine.steps(args.warmup)
-        plain.steps(args.warmup)
-        sides = {"gankit": engine.steps, "plain": plain.steps}
+        plain_steps(args.warmup)
+        sides = {"gankit": engine.steps, "plain": plain_steps}
         rates: dict[str, list[float]] = {"gankit": [], "plain": []}
         for r in range(args.rounds):
             for name in (("gankit", "plain") if r % 2 == 0 else ("plain", "gankit")):
                 rates[name].append(steps_per_second(sides[name], args.steps, device))
     finally:
         engine.run.finish()
-    g, p = statistics.median(rates["gankit"]), statistics.median(rates["plain"])
-    spread = max(50 * (max(r) - min(r)) / statistics.median(r) for r in rates.values())
-    return Row(preset, cfg.n_critic, g, p, g / p, (p / g - 1) * 100, spread, rates["gankit"], rates["plain"])
+    return rates
+
+
+def spread_pct(rates: dict[str, list[float]]) -> float:
+    """The noise: half the range of a side's round rates over their median, the larger side's."""
+    return max(50 * (max(r) - min(r)) / statistics.median(r) for r in rates.values())
 
 
 # --- the equivalence check ------------------------------------------------------------------

@@ -61,17 +61,25 @@ def modes_bench(presets: list[str], datasets: list[str], seeds: int, out: Path, 
                 extra += [f"train.steps={steps}"] if steps else []
                 t0 = time.time()
                 run = _run(run_dir, preset, data, list(overrides or []) + extra, device)
+                t1 = time.time()  # the evaluation; training time comes from the run's log (also for reused runs)
                 n = N_MODE_SAMPLES["points" if run.data.kind == "points" else run.data.name]
                 row = run.evaluate(["modes"], n=n, seed=seed)
                 scores = {k.removeprefix("eval/"): v for k, v in row.items() if k.startswith("eval/")}
                 cell.add(scores)
-                cell.seconds += time.time() - t0
+                cell.seconds += training_seconds(run.path) + (time.time() - t1)
                 echo(f"{preset} on {data}, seed {seed}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
                      + f" ({time.time() - t0:.0f} s)")
             cells.append(cell)
     (out / "modes.json").write_text(json.dumps([c.__dict__ for c in cells], indent=1))
     (out / "modes.md").write_text(table(cells, seeds))
     return cells
+
+
+def training_seconds(run_dir: Path) -> float:
+    """Wall time of a run's training, from the ``time`` of the last training row in its metrics.jsonl."""
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    times = [row["time"] for row in rows if row.get("kind") != "eval" and "time" in row]
+    return float(times[-1]) if times else 0.0
 
 
 def _run(run_dir: Path, preset: str, data: str, overrides: list[str], device: str):  # noqa: ANN202

@@ -71,8 +71,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     run = gankit.load(args.run, device=args.device)
     _write_image(run.grid(args.n, labels=args.class_, seed=args.seed), Path(args.out))
-    what = "input | output [| target] rows" if run.recipe.needs_data_to_sample else "samples"
-    print(f"wrote {args.n} {what} to {args.out}")
+    what = "translations (input | output [| target])" if run.recipe.needs_data_to_sample else "samples"
+    print(f"wrote a grid of {args.n} {what} to {args.out}")
 
 
 def cmd_translate(args: argparse.Namespace) -> None:
