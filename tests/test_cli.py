@@ -79,7 +79,7 @@ def test_existing_run_is_never_overwritten(capsys, cgan_run) -> None:  # noqa: A
 def test_sample_a_chosen_class(capsys, cgan_run, tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / "grid.png"
     code, stdout, _ = run_cli(capsys, "sample", str(cgan_run), "--n", "9", "--class", "3", "--seed", "1", "--out", str(out))
-    assert code == 0 and "wrote 9 samples" in stdout
+    assert code == 0 and "wrote a grid of 9 samples" in stdout
     w, h = Image.open(out).size
     assert (w, h) == (3 * 17 + 1, 3 * 17 + 1)  # 3x3 grid of 16 px tiles with 1 px padding
     import gankit
