@@ -22,6 +22,7 @@ Rows:
 Run::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/metrics_speed.py [--n 10000] [--device auto] [--batch 100] [--quick]
+    .venv/bin/python benchmarks/metrics_speed.py --features-only --n 10000   # the metrics alone, 10k x 2048
 
 torchmetrics is optional: ``pip install -e ".[bench]"``. Timings on a shared CPU are noisy;
 the table is for orders of magnitude, never a timed assertion.
@@ -55,6 +56,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"n={QUICK_N}: checks that everything runs")
     parser.add_argument("--root", default="/work/shared/data", help="where mnist.npz lives")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--features-only", action="store_true",
+                        help="skip extraction: time FID/KID/PR on n synthetic 2048-d features per side "
+                             "(the metric arithmetic at 10k without hours of InceptionV3 on a CPU)")
     return parser.parse_args()
 
 
@@ -183,12 +187,49 @@ def table(header: list[str], rows: list[list[str]]) -> None:
         print(row(r, widths))
 
 
+def synthetic_features(n: int, dim: int = 2048, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Real and fake features (n, dim): correlated Gaussians (a random mixing matrix, ReLU like pool3), the
+    fake ones mixed a little differently and shifted, so FID, KID and PR are all far from their extremes."""
+    gen = torch.Generator().manual_seed(seed)
+    mix = torch.randn(dim, dim, generator=gen) / dim**0.5
+    real = torch.relu(torch.randn(n, dim, generator=gen) @ mix)
+    fake = torch.relu(torch.randn(n, dim, generator=gen) @ (mix + 0.1 * torch.randn(dim, dim, generator=gen) / dim**0.5) + 0.05)
+    return real, fake
+
+
+def features_only(n: int, device: torch.device) -> None:
+    """Time gankit's FID, KID and PR on n x 2048 features per side; torchmetrics' FID arithmetic beside FID."""
+    real_f, fake_f = synthetic_features(n)
+    gankit_fid, fid_s = timed(lambda: fid(real_f, fake_f), device)
+    (kid_mean, kid_std), kid_s = timed(lambda: kid(real_f, fake_f), device)
+    pr, pr_s = timed(lambda: precision_recall(real_f, fake_f), device)
+    rows = [["FID", f"{fid_s:.3f}", "-", f"{gankit_fid:.6g}", "-"]]
+    try:
+        from torchmetrics.image.fid import _compute_fid  # the arithmetic of FrechetInceptionDistance.compute()
+
+        def tm() -> float:
+            r, f = real_f.double(), fake_f.double()
+            return float(_compute_fid(r.mean(0), torch.cov(r.T), f.mean(0), torch.cov(f.T)))
+
+        tm_fid, tm_s = timed(tm, device)
+        rows[0][2], rows[0][4] = f"{tm_s:.3f}", f"{tm_fid:.6g} (rel. diff {abs(gankit_fid - tm_fid) / abs(tm_fid):.1e})"
+    except ImportError:
+        print('note: torchmetrics is not installed; install it with `pip install -e ".[bench]"` to compare')
+    rows.append(["KID (100 subsets)", f"{kid_s:.3f}", "-", f"{kid_mean:.4g} +- {kid_std:.2g}", "-"])
+    rows.append(["precision/recall k=3", f"{pr_s:.3f}", "-", f"P {pr['precision']:.3f} R {pr['recall']:.3f}", "-"])
+    print(f"\nmetrics on {n} x 2048 synthetic features per side, torch threads {torch.get_num_threads()}")
+    table(["metric", "gankit (s)", "torchmetrics (s)", "gankit value", "torchmetrics value"], rows)
+
+
 def main() -> None:
     args = parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     n = QUICK_N if args.quick else args.n
     device = pick_device(args.device)
+    if args.features_only:
+        features_only(n, device)
+        return
     real, fake, source = make_images(n, args.root)
     print(f"images: {n} real + {n} fake, {tuple(real.shape[1:])}, {source}; device {device}, "
           f"batch {args.batch}, torch threads {torch.get_num_threads()}")
