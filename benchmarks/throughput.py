@@ -432,15 +432,22 @@ def header(args: argparse.Namespace, device: torch.device) -> list[str]:
     ]
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Aligned markdown lines: the first column left-aligned, the others (numbers) right-aligned."""
+    widths = [max(len(cells[i]) for cells in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|"
+    return [line(header), rule, *(line(cells) for cells in rows)]
+
+
 def table(rows: list[Row]) -> list[str]:
     """An aligned markdown table and the verdict line."""
-    width = max(len("preset"), *(len(r.preset) for r in rows))
-    lines = [f"| {'preset':<{width}} | n_critic | gankit steps/s | plain steps/s | ratio | overhead % | noise +-% |",
-             f"|{'-' * (width + 2)}|---------:|---------------:|--------------:|------:|-----------:|----------:|"]
-    for r in rows:
-        lines.append(f"| {r.preset:<{width}} | {r.n_critic:>8} | {r.gankit_steps_per_s:>14.2f} | "
-                     f"{r.plain_steps_per_s:>13.2f} | {r.ratio:>5.3f} | {r.overhead_pct:>+10.1f} | "
-                     f"{r.spread_pct:>9.1f} |")
+    lines = markdown_table(["preset", "n_critic", "gankit steps/s", "plain steps/s", "ratio", "overhead %", "noise +-%"],
+                           [[r.preset, str(r.n_critic), f"{r.gankit_steps_per_s:.2f}", f"{r.plain_steps_per_s:.2f}",
+                             f"{r.ratio:.3f}", f"{r.overhead_pct:+.1f}", f"{r.spread_pct:.1f}"] for r in rows])
     median = statistics.median(r.overhead_pct for r in rows)
     noise = statistics.median(r.spread_pct for r in rows)
     verdict = "meets" if median <= TARGET_OVERHEAD_PCT else "misses"

@@ -65,7 +65,8 @@ from gankit.types import Batch, DataInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import (  # noqa: E402
-    D_LOSSES, G_LOSSES, NEVER, EngineSide, _NoFilesTrainer, _OpenRunDir, alternate_rounds, make_optimizer, spread_pct,
+    D_LOSSES, G_LOSSES, NEVER, EngineSide, _NoFilesTrainer, _OpenRunDir, alternate_rounds, make_optimizer, markdown_table,
+    spread_pct,
 )
 
 PRESETS = ("pix2pix", "cyclegan")  # the presets with a hand-written loop here
@@ -340,14 +341,9 @@ def header(args: argparse.Namespace, device: torch.device, argv: list[str] | Non
 
 def table(rows: list[Row]) -> list[str]:
     """An aligned markdown table."""
-    width = max(len("preset"), *(len(r.preset) for r in rows))
-    lines = [f"| {'preset':<{width}} | image size | batch | gankit steps/s | plain steps/s | ratio |    noise |",
-             f"|{'-' * (width + 2)}|-----------:|------:|---------------:|--------------:|------:|---------:|"]
-    for r in rows:
-        noise = f"+-{r.spread_pct:.1f}%"
-        lines.append(f"| {r.preset:<{width}} | {r.image_size:>10} | {r.batch:>5} | {r.gankit_steps_per_s:>14.2f} | "
-                     f"{r.plain_steps_per_s:>13.2f} | {r.ratio:>5.3f} | {noise:>8} |")
-    return lines
+    return markdown_table(["preset", "image size", "batch", "gankit steps/s", "plain steps/s", "ratio", "noise"],
+                          [[r.preset, r.image_size, str(r.batch), f"{r.gankit_steps_per_s:.2f}", f"{r.plain_steps_per_s:.2f}",
+                            f"{r.ratio:.3f}", f"+-{r.spread_pct:.1f}%"] for r in rows])
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
