@@ -121,9 +121,9 @@ class GAN(Recipe):
         d_real, d_fake = D(self.d_view(batch.x, step), batch.y), D(self.d_view(fake, step), latent.y)
         out = {"adv": self.adv.d(real=d_real.logit, fake=d_fake.logit)}
         ctx = Context(z=latent.z, y_real=batch.y, y_fake=latent.y, d_real=d_real, d_fake=d_fake)
-        out.update(_named(self.terms, lambda t: t.d(ctx)))
+        out.update(named_terms(self.terms, lambda t: t.d(ctx)))
         critic_real = lambda x: D(x, batch.y).logit  # noqa: E731  (labels of the real batch)
-        out.update(_named(self.penalties, lambda p: p.loss(critic=critic_real, real=batch.x, fake=fake, step=step)))
+        out.update(named_terms(self.penalties, lambda p: p.loss(critic=critic_real, real=batch.x, fake=fake, step=step)))
         out = {f"{k}{suffix}": v for k, v in out.items()}
         out.update(self.trick_terms("D", step=step, d_real=d_real, d_fake=d_fake, suffix=suffix))
         return out, d_real, d_fake
@@ -134,7 +134,7 @@ class GAN(Recipe):
         d_real = D(self.d_view(batch.x, step), batch.y) if self.wants_real_in_g() else None
         out = {} if self.replaces_g_adv() else {"adv": self.adv.g(fake=d_fake.logit)}
         ctx = Context(z=latent.z, y_real=batch.y, y_fake=latent.y, d_real=None, d_fake=d_fake)
-        out.update(_named(self.terms, lambda t: t.g(ctx)))
+        out.update(named_terms(self.terms, lambda t: t.g(ctx)))
         out = {f"{k}{suffix}": v for k, v in out.items()}
         out.update(self.trick_terms("G", step=step, d_real=d_real, d_fake=d_fake, suffix=suffix))
         return out
@@ -167,7 +167,7 @@ def ranking_accuracy(*, real: Tensor, fake: Tensor) -> Tensor:
     return (real > fake).float().mean() + 0.5 * (real == fake).float().mean()
 
 
-def _named(items: Mapping[str, object], fn: Callable) -> LossTerms:
+def named_terms(items: Mapping[str, object], fn: Callable) -> LossTerms:
     """{name: fn(item)} for the items whose contribution is not None (a lazy penalty may skip a step)."""
     out: LossTerms = {}
     for name, item in items.items():

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.recipes.base import Latent, LossTerms, check_recipe_args, register_recipe
-from gankit.recipes.gan import GAN, _named
+from gankit.recipes.gan import GAN, named_terms
 from gankit.recipes.terms import Context, Term
 from gankit.types import Batch
 
@@ -115,7 +115,7 @@ class MADGAN(GAN):
         d_real, d_fake = self.D(self.d_view(batch.x, step)), self.D(self.d_view(fake, step))  # aux: (B, k+1) logits
         out = {"adv": F.cross_entropy(d_real.aux, self._real_class(batch)) + F.cross_entropy(d_fake.aux, latent.y)}
         critic = lambda x: self.real_score(self.D(x).aux)  # noqa: E731
-        out.update(_named(self.penalties, lambda p: p.loss(critic=critic, real=batch.x, fake=fake, step=step)))
+        out.update(named_terms(self.penalties, lambda p: p.loss(critic=critic, real=batch.x, fake=fake, step=step)))
         out.update(self.trick_terms("D", step=step, d_real=d_real, d_fake=d_fake))
         self.record_d(d_real=self.real_score(d_real.aux), d_fake=self.real_score(d_fake.aux))
         return out

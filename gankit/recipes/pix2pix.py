@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from gankit.losses import PENALTIES, Penalty, get_loss
 from gankit.losses.auxiliary import l1_loss
 from gankit.recipes.base import LossTerms, Phase, register_recipe
-from gankit.recipes.gan import _named, build_items
+from gankit.recipes.gan import build_items, named_terms
 from gankit.recipes.translation import Translation, recipe_args, translation_data
 from gankit.types import Batch
 
@@ -59,7 +59,7 @@ class Pix2Pix(Translation):
         out = {"adv": 0.5 * self.adv.d(real=real_out.logit, fake=fake_out.logit)}
         critic = lambda pair: self.D(pair).logit  # noqa: E731
         real_pair, fake_pair = torch.cat([batch.a, batch.x], 1), torch.cat([batch.a, fake], 1)
-        out.update(_named(self.penalties, lambda p: p.loss(critic=critic, real=real_pair, fake=fake_pair, step=step)))
+        out.update(named_terms(self.penalties, lambda p: p.loss(critic=critic, real=real_pair, fake=fake_pair, step=step)))
         return out
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:

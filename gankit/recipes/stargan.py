@@ -10,7 +10,7 @@ from gankit.errors import ConfigError
 from gankit.losses import PENALTIES, Penalty, get_loss
 from gankit.losses.auxiliary import classification_loss, cycle_loss
 from gankit.recipes.base import Latent, LossTerms, Phase, register_recipe
-from gankit.recipes.gan import _named, build_items
+from gankit.recipes.gan import build_items, named_terms
 from gankit.recipes.translation import Translation, recipe_args, translation_data
 from gankit.types import Batch
 
@@ -69,7 +69,7 @@ class StarGAN(Translation):
         out = {"adv": self.adv.d(real=real_out.logit, fake=fake_out.logit),
                "cls": self.cls_weight * classification_loss(logits=real_out.aux, labels=batch.y)}
         critic = lambda x: self.D(x).logit  # noqa: E731
-        out.update(_named(self.penalties, lambda p: p.loss(critic=critic, real=batch.x, fake=fake, step=step)))
+        out.update(named_terms(self.penalties, lambda p: p.loss(critic=critic, real=batch.x, fake=fake, step=step)))
         return out
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
