@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py
+	$(PY) benchmarks/translation_speed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
