@@ -41,6 +41,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -495,15 +496,22 @@ def main(argv: list[str] | None = None) -> list[Row]:
         raise SystemExit(f"throughput.py: the hand-written loop covers the one-G, one-D presets "
                          f"({', '.join(plain_presets())}); not {', '.join(unsupported)}")
     data = synthetic_images(device)
-    lines = header(args, device)
+    return run_all(presets, args, header(args, device), table,
+                   check=lambda tmp: run_checks(presets, args, data, device, tmp),
+                   bench=lambda preset, tmp: bench_preset(preset, args, data, device, tmp))
+
+
+def run_all(presets: list[str], args: argparse.Namespace, lines: list[str], table: Callable[[list], list[str]], *,
+            check: Callable[[Path], None], bench: Callable[[str, Path], Any]) -> list:
+    """Print the header, run the checks when asked (deterministic), time every preset, print the table, save --json."""
     print("\n".join(lines), flush=True)
-    rows: list[Row] = []
+    rows = []
     with tempfile.TemporaryDirectory(prefix="gankit-bench-") as tmp:
         if args.check:
-            run_checks(presets, args, data, device, Path(tmp))
+            check(Path(tmp))
         configure_determinism(False)
         for preset in presets:
-            rows.append(bench_preset(preset, args, data, device, Path(tmp)))
+            rows.append(bench(preset, Path(tmp)))
             print(f"  {preset}: gankit {rows[-1].gankit_steps_per_s:.2f}/s, plain {rows[-1].plain_steps_per_s:.2f}/s",
                   flush=True)
     print("\n".join(table(rows)))

@@ -42,13 +42,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
-import json
 import os
 import shlex
 import statistics
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +63,7 @@ from gankit.types import Batch, DataInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import (  # noqa: E402
     D_LOSSES, G_LOSSES, NEVER, EngineSide, _NoFilesTrainer, _OpenRunDir, alternate_rounds, make_optimizer, markdown_table,
-    spread_pct,
+    run_all, spread_pct,
 )
 
 PRESETS = ("pix2pix", "cyclegan")  # the presets with a hand-written loop here
@@ -376,21 +373,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
     if unsupported:
         raise SystemExit(f"translation_speed.py: the hand-written loops cover {', '.join(PRESETS)}; "
                          f"not {', '.join(unsupported)}")
-    lines = header(args, device, argv)
-    print("\n".join(lines), flush=True)
-    rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="gankit-bench-") as tmp:
-        if args.check:
-            run_checks(presets, device, Path(tmp))
-        configure_determinism(False)
-        for preset in presets:
-            rows.append(bench_preset(preset, args, device, Path(tmp)))
-            print(f"  {preset}: gankit {rows[-1].gankit_steps_per_s:.2f}/s, plain {rows[-1].plain_steps_per_s:.2f}/s",
-                  flush=True)
-    print("\n".join(table(rows)))
-    if args.json is not None:
-        args.json.write_text(json.dumps({"header": lines, "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))
-    return rows
+    return run_all(presets, args, header(args, device, argv), table,
+                   check=lambda tmp: run_checks(presets, device, tmp),
+                   bench=lambda preset, tmp: bench_preset(preset, args, device, tmp))
 
 
 if __name__ == "__main__":

@@ -104,25 +104,29 @@ class Run:
             self._input_data = data.to(self.device)
         return self._input_data
 
-    def translate(self, images: Tensor, to: int | str | None = None) -> Tensor:
-        """Translate images (N, C, H, W) in [-1, 1] of G's input domain; ``to`` names the target domain
-        (StarGAN: a class name or index; CycleGAN: "B" (default) or "A" for B -> A). Returns CPU images."""
+    def input_spec(self) -> tuple[int, tuple[int, int] | None]:
+        """(channels, (H, W) or None when any size works) of the images translate() takes."""
         from gankit.recipes.translation import Translation
 
         if not isinstance(self.recipe, Translation):
             raise ConfigError(f"preset {self.config.preset!r} generates from noise; translate() is for the translation "
                               "recipes (pix2pix, cyclegan, stargan, srgan). Use sample()")
-        images = torch.as_tensor(images, dtype=torch.float32)
         shape = self.recipe.input_shape
-        if images.dim() != 4 or images.shape[1] != shape[0] or (
-                not self.recipe.any_input_size and tuple(images.shape[2:]) != tuple(shape[1:])):
-            raise ConfigError(f"translate: images must be (N, {', '.join(map(str, shape))}) in [-1, 1] for this run "
-                              f"(its training input size); got {tuple(images.shape)}")
+        return shape[0], None if self.recipe.any_input_size else (shape[1], shape[2])
+
+    def translate(self, images: Tensor, to: int | str | None = None) -> Tensor:
+        """Translate images (N, C, H, W) in [-1, 1] of G's input domain; ``to`` names the target domain
+        (StarGAN: a class name or index; CycleGAN: "B" (default) or "A" for B -> A). Returns CPU images."""
+        channels, size = self.input_spec()
+        images = torch.as_tensor(images, dtype=torch.float32)
+        if images.dim() != 4 or images.shape[1] != channels or (size is not None and tuple(images.shape[2:]) != size):
+            raise ConfigError(f"translate: images must be (N, {', '.join(map(str, self.recipe.input_shape))}) in "
+                              f"[-1, 1] for this run (its training input size); got {tuple(images.shape)}")
         return self.recipe.translate(images.to(self.device), self.domain_index(to)).float().cpu()
 
     def domain_index(self, to: int | str | None) -> int | None:
         """A domain given by name or index -> its index (None stays None)."""
-        names = self.recipe.domain_names() if hasattr(self.recipe, "domain_names") else []
+        names = self.recipe.domain_names()
         if to is None or isinstance(to, int):
             return to
         if to in names:
@@ -277,8 +281,9 @@ def _fit(cfg: Config, run: RunDir, *, resume: bool) -> Run:
     info = DataInfo(dataset.name, dataset.sample_shape, dataset.num_classes, dataset.kind, dataset.class_names,
                     source_shape=dataset.source_shape, pairing=dataset.pairing)
     recipe = build_recipe(cfg, info, device)
-    if recipe.config_updates() and not resume:  # e.g. which content loss SRGAN resolved "auto" to
-        cfg.recipe_args.update(recipe.config_updates())
+    updates = recipe.config_updates()  # e.g. which content loss SRGAN resolved "auto" to
+    if updates and not resume:
+        cfg.recipe_args.update(updates)
         run.write_text(run.config, cfgmod.to_yaml(cfg))
     loader = InMemoryLoader(dataset, cfg.train.batch_size, seed=cfg.seed, augment=cfg.data.augment)
     reference = dataset.x[:2000] if dataset.kind == "points" else None

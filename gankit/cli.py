@@ -80,15 +80,14 @@ def cmd_translate(args: argparse.Namespace) -> None:
     from gankit.imageio import list_inputs, read_images, write_images
 
     run = gankit.load(args.run, device=args.device)
-    to = run.domain_index(args.to)  # a bad --to fails before any file is read
+    channels, size = run.input_spec()  # a run that does not translate, or a bad --to, fails before any file is read
+    to = run.domain_index(args.to)
     files = list_inputs(args.input)
-    shape = getattr(run.recipe, "input_shape", None) or run.data.sample_shape
-    size = None if getattr(run.recipe, "any_input_size", False) else tuple(shape[1:])
     out = Path(args.out)
     written = 0
     for start in range(0, len(files), args.batch_size):
         part = files[start:start + args.batch_size]
-        outputs = run.translate(read_images(part, channels=shape[0], size=size), to=to)
+        outputs = run.translate(read_images(part, channels=channels, size=size), to=to)
         write_images(outputs, [out / f"{f.stem}.png" for f in part])
         written += len(part)
     print(f"wrote {written} translated image(s) to {out}")

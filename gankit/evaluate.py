@@ -272,11 +272,11 @@ class Evaluation:
         result = stacked_mnist_modes(images, self.labeller)
         return {"modes": result["modes"], "reverse_kl": result["kl"]}
 
-    def protocol(self, recipe: Recipe, n_fake: int | None = None) -> dict[str, Any]:
+    def protocol(self, recipe: Recipe, n_fake: int) -> dict[str, Any]:
         """Everything the scores depend on besides the generator's weights."""
         import gankit
 
-        p: dict[str, Any] = {"metrics": self.metrics, "n_real": self.n_real, "n_fake": n_fake or self.cfg.n,
+        p: dict[str, Any] = {"metrics": self.metrics, "n_real": self.n_real, "n_fake": n_fake,
                              "reference": f"{self.data.name}:{self.cfg.split}", "seed": self.cfg.seed,
                              "sampler": "ema" if recipe.ema is not None else "G", "gankit": gankit.__version__}
         if recipe.needs_data_to_sample:

@@ -65,13 +65,15 @@ def scan_folder(folder: Path) -> tuple[list[Path], list[int] | None, list[str] |
     return files, labels, [d.name for d in classes]
 
 
-def default_folder_size(first: Path) -> int:
-    """The first image's smaller side rounded down to a power of two, within [4, 64]."""
+def default_folder_size(first: Path, *, ab_halves: bool = False) -> int:
+    """The first image's smaller side rounded down to a power of two, within [4, 64]; with ``ab_halves``,
+    the smaller side of its B half (a side-by-side AB image is 2W x H)."""
     try:
         with Image.open(first) as image:
-            side = min(image.size)
+            width, height = image.size
     except (OSError, ValueError, SyntaxError):
-        return MAX_DEFAULT_SIZE  # unreadable: read_images reports it, so the size is never used
+        return MAX_DEFAULT_SIZE  # unreadable: the reader reports it, so the size is never used
+    side = min(width // 2 if ab_halves else width, height)
     return max(MIN_SIZE, min(MAX_DEFAULT_SIZE, 1 << (max(side, 1).bit_length() - 1)))
 
 

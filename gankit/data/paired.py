@@ -26,7 +26,7 @@ import torch
 from PIL import Image, ImageOps
 
 from gankit.data.dataset import PAIRINGS, Dataset, pixels_to_tensor, resize_tensor
-from gankit.data.folder import (GRAY_MODES, IMAGE_EXTENSIONS, MAX_DEFAULT_SIZE, MIN_SIZE, default_folder_size,
+from gankit.data.folder import (GRAY_MODES, IMAGE_EXTENSIONS, default_folder_size,
                                 image_files, is_image_file, read_images, warn_skipped)
 from gankit.data.npz import open_npz, split_parts
 from gankit.errors import DataError, unknown
@@ -258,20 +258,10 @@ def _split_ab(path: Path, mode: str, size: int) -> tuple[np.ndarray, np.ndarray,
     return a, b, gray
 
 
-def _ab_default_size(first: Path) -> int:
-    """The B half's smaller side rounded down to a power of two, within [4, 64] (as for image folders)."""
-    try:
-        with Image.open(first) as image:
-            side = min(image.size[0] // 2, image.size[1])
-    except (OSError, ValueError, SyntaxError):
-        return MAX_DEFAULT_SIZE  # unreadable: _read_ab_folder reports it
-    return max(MIN_SIZE, min(MAX_DEFAULT_SIZE, 1 << (max(side, 1).bit_length() - 1)))
-
-
 def _read_ab_folder(files: list[Path], folder: Path, *, name: str, image_size: int | None, channels: int | None,
                     pairing: str) -> Dataset:
     """Split every AB image into its A half (a) and B half (x)."""
-    size = image_size if image_size is not None else _ab_default_size(files[0])
+    size = image_size if image_size is not None else default_folder_size(files[0], ab_halves=True)
     mode = "L" if channels == 1 else "RGB"
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # decoding releases the GIL
         results = list(pool.map(lambda path: _split_ab(path, mode, size), files))
@@ -351,8 +341,9 @@ def two_classes(data: Dataset, domains: list | None) -> Dataset:
 
 
 def select_domains(data: Dataset, *, pairing: str | None, domains: list | None) -> Dataset:
-    """Apply pairing and domains to a single-domain data set; a two-domain one is returned as it is."""
-    if data.a is not None:  # a two-domain source (registered facades): keep its pairs, use them unpaired, or drop a
+    """Apply pairing and domains to a single-domain data set; a two-domain one (the registered facades) keeps
+    its pairs, is used unpaired, or drops a when pairing is None."""
+    if data.a is not None:
         if pairing is None:
             return replace(data, a=None, pairing=None)
         return replace(data, pairing=pairing)

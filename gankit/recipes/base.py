@@ -203,6 +203,10 @@ class Recipe(nn.Module):
         """How many values ``labels`` may take in ``sample_latent`` (0: this recipe takes no labels)."""
         return 0
 
+    def domain_names(self) -> list[str]:
+        """Names a translation recipe's ``translate(to=...)`` accepts; empty: one direction only, or no translation."""
+        return []
+
     def code_names(self) -> list[str]:
         """Names of the interpretable latent codes (InfoGAN); empty for other recipes."""
         return []
@@ -231,6 +235,13 @@ class Recipe(nn.Module):
         """n new samples (images in [-1, 1]); ``labels`` picks classes for conditional recipes."""
         return self.generate(self.sample_latent(n, labels=labels, generator=generator))
 
+    def record_d(self, *, d_real: Tensor, d_fake: Tensor) -> None:
+        """D's mean scores and its ranking accuracy (the d_overpowers symptom reads D/d_acc); a patch
+        discriminator's (B, H', W') map counts as one score per image, its mean."""
+        d_real = d_real.detach().reshape(len(d_real), -1).mean(1)  # (B,): unchanged for (B,) scores
+        d_fake = d_fake.detach().reshape(len(d_fake), -1).mean(1)
+        self.record(d_real=d_real.mean(), d_fake=d_fake.mean(), d_acc=ranking_accuracy(real=d_real, fake=d_fake))
+
     def record(self, **values: float | Tensor) -> None:
         """Statistics (not losses) the trainer logs, e.g. mean D outputs."""
         self.stats.update(values)
@@ -249,6 +260,15 @@ def run_generator(net: nn.Module, latent: Latent, batch_size: int = 256) -> Tens
         return torch.cat(outs)
     finally:
         net.train(was_training)
+
+
+def ranking_accuracy(*, real: Tensor, fake: Tensor) -> Tensor:
+    """Fraction of (real, fake) pairs D scores in the right order, ties one half (the AUC of its scores).
+
+    Means the same for every adversarial loss: a sign threshold would not for Wasserstein or hinge critics.
+    """
+    real, fake = real.reshape(-1, 1).float(), fake.reshape(1, -1).float()  # (B, 1), (1, B'): every pair
+    return (real > fake).float().mean() + 0.5 * (real == fake).float().mean()
 
 
 def check_recipe_args(args: dict, allowed: tuple[str, ...], recipe: str) -> None:
@@ -273,4 +293,4 @@ def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
 
 
 __all__ = ["RECIPES", "register_recipe", "Recipe", "Phase", "Latent", "EMA", "LossTerms", "slerp", "check_recipe_args",
-           "run_generator"]
+           "run_generator", "ranking_accuracy"]

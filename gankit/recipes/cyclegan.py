@@ -84,7 +84,7 @@ class CycleGAN(Translation):
         fake_a, fake_b = self._fakes
         real_b, pooled_b = self.D(batch.x), self.D(self.pool_b.query(fake_b))
         real_a, pooled_a = self.D_A(batch.a), self.D_A(self.pool_a.query(fake_a))
-        self.record_d(real=real_b, fake=pooled_b)
+        self.record_d(d_real=real_b.logit, d_fake=pooled_b.logit)
         return {"adv_b": self.adv.d(real=real_b.logit, fake=pooled_b.logit),
                 "adv_a": self.adv.d(real=real_a.logit, fake=pooled_a.logit)}
 

@@ -13,7 +13,8 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.losses import PENALTIES, Penalty, get_loss
 from gankit.nets import ModelConfig, NetSpec, build_nets
-from gankit.recipes.base import Latent, LossTerms, Phase, Recipe, check_recipe_args, register_recipe
+from gankit.recipes.base import (Latent, LossTerms, Phase, Recipe, check_recipe_args, ranking_accuracy,  # noqa: F401
+                                 register_recipe)
 from gankit.recipes.terms import TERMS, Context, Term
 from gankit.registry import Registry
 from gankit.tricks import Trick, build_tricks, d_input_shape
@@ -139,11 +140,6 @@ class GAN(Recipe):
         out.update(self.trick_terms("G", step=step, d_real=d_real, d_fake=d_fake, suffix=suffix))
         return out
 
-    def record_d(self, *, d_real: Tensor, d_fake: Tensor) -> None:
-        """D's mean scores and its ranking accuracy (the d_overpowers symptom reads D/d_acc)."""
-        d_real, d_fake = d_real.detach(), d_fake.detach()
-        self.record(d_real=d_real.mean(), d_fake=d_fake.mean(), d_acc=ranking_accuracy(real=d_real, fake=d_fake))
-
 
 
 def build_gan_nets(spec: NetSpec, model: ModelConfig, tricks: Sequence[Trick]) -> tuple[nn.Module, nn.Module]:
@@ -156,15 +152,6 @@ def build_gan_nets(spec: NetSpec, model: ModelConfig, tricks: Sequence[Trick]) -
     for trick in reshaping + [t for t in tricks if t not in reshaping]:
         D = trick.wrap_d(D, spec)
     return G, D
-
-
-def ranking_accuracy(*, real: Tensor, fake: Tensor) -> Tensor:
-    """Fraction of (real, fake) pairs D scores in the right order, ties one half (the AUC of its scores).
-
-    Means the same for every adversarial loss: a sign threshold would not for Wasserstein or hinge critics.
-    """
-    real, fake = real.reshape(-1, 1).float(), fake.reshape(1, -1).float()  # (B, 1), (1, B'): every pair
-    return (real > fake).float().mean() + 0.5 * (real == fake).float().mean()
 
 
 def named_terms(items: Mapping[str, object], fn: Callable) -> LossTerms:

@@ -54,7 +54,7 @@ class Pix2Pix(Translation):
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         fake = self.G(batch.a).detach()
         real_out, fake_out = self.judge(batch.a, batch.x), self.judge(batch.a, fake)
-        self.record_d(real=real_out, fake=fake_out)
+        self.record_d(d_real=real_out.logit, d_fake=fake_out.logit)
         # the paper halves D's objective "to slow down the rate at which D learns relative to G"
         out = {"adv": 0.5 * self.adv.d(real=real_out.logit, fake=fake_out.logit)}
         critic = lambda pair: self.D(pair).logit  # noqa: E731

@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 import warnings
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -93,7 +92,7 @@ class SRGAN(Translation):
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         fake = self.G(downsample(batch.x, self.scale)).detach()
         real_out, fake_out = self.D(batch.x), self.D(fake)
-        self.record_d(real=real_out, fake=fake_out)
+        self.record_d(d_real=real_out.logit, d_fake=fake_out.logit)
         return {"adv": self.adv.d(real=real_out.logit, fake=fake_out.logit)}
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:

@@ -65,7 +65,7 @@ class StarGAN(Translation):
         target = self.target_domains(batch.y)
         fake = self.G(batch.x, target).detach()
         real_out, fake_out = self.D(batch.x), self.D(fake)
-        self.record_d(real=real_out, fake=fake_out)
+        self.record_d(d_real=real_out.logit, d_fake=fake_out.logit)
         out = {"adv": self.adv.d(real=real_out.logit, fake=fake_out.logit),
                "cls": self.cls_weight * classification_loss(logits=real_out.aux, labels=batch.y)}
         critic = lambda x: self.D(x).logit  # noqa: E731

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.recipes.base import Latent, Recipe, check_recipe_args, run_generator
-from gankit.types import DataInfo, DOut
+from gankit.types import DataInfo
 
 GROUPS_PER_ROW = 4  # sample grids show this many input | output [| target] groups side by side
 
@@ -34,10 +34,6 @@ class Translation(Recipe):
 
     def input_count(self, data) -> int:  # noqa: ANN001
         return len(data.a) if data.a is not None else len(data)
-
-    def domain_names(self) -> list[str]:
-        """Names ``translate(to=...)`` accepts (empty: there is one direction only)."""
-        return []
 
     def translator(self, to: int | None, n: int) -> tuple[nn.Module, Tensor | None]:
         """The network that translates to domain ``to`` and its labels; default: the (EMA) generator, one direction."""
@@ -74,15 +70,6 @@ class Translation(Recipe):
         """Images of G's input domain (B, C, H, W) in [-1, 1] -> their translations, in eval mode."""
         net, labels = self.translator(to, len(images))
         return run_generator(net, Latent(images, labels), batch_size)
-
-    # --- helpers for subclasses -------------------------------------------------------------------------
-    def record_d(self, *, real: DOut, fake: DOut) -> None:
-        """D's mean scores and its ranking accuracy over patches, for the logs and the d_overpowers symptom."""
-        from gankit.recipes.gan import ranking_accuracy
-
-        r = real.logit.detach().reshape(len(real.logit), -1).mean(1)  # (B,): one score per image (patch maps averaged)
-        f = fake.logit.detach().reshape(len(fake.logit), -1).mean(1)
-        self.record(d_real=r.mean(), d_fake=f.mean(), d_acc=ranking_accuracy(real=r, fake=f))
 
 
 def displayable(images: list[Tensor]) -> list[Tensor]:
