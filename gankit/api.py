@@ -226,12 +226,13 @@ def train(preset: str, data: str | None = None, *, out: str | Path | None = None
     Config values come as nested keyword arguments (``train={"steps": 500}``,
     ``loss="hinge"``) and/or ``key=value`` strings in ``overrides``.
     """
+    started = time.time()  # train.minutes budgets the whole run, data loading included
     cfg = cfgmod.resolve(preset, data, overrides, extra=config or None)
     run = RunDir(out or default_out(cfg))
     run.create()
     try:
         run.write_text(run.config, cfgmod.to_yaml(cfg))
-        return _fit(cfg, run, resume=False)
+        return _fit(cfg, run, resume=False, started=started)
     except GankitError:
         run.discard_unstarted()  # e.g. the data could not be loaded: leave no half-made run behind
         raise
@@ -270,7 +271,7 @@ def _evaluation(cfg: Config, info: DataInfo, recipe: Recipe, device: torch.devic
         set_rng_state(state)
 
 
-def _fit(cfg: Config, run: RunDir, *, resume: bool) -> Run:
+def _fit(cfg: Config, run: RunDir, *, resume: bool, started: float | None = None) -> Run:
     from gankit.data import InMemoryLoader, load_dataset
 
     configure_determinism(cfg.train.deterministic)
@@ -285,11 +286,25 @@ def _fit(cfg: Config, run: RunDir, *, resume: bool) -> Run:
     if updates and not resume:
         cfg.recipe_args.update(updates)
         run.write_text(run.config, cfgmod.to_yaml(cfg))
-    loader = InMemoryLoader(dataset, cfg.train.batch_size, seed=cfg.seed, augment=cfg.data.augment)
     reference = dataset.x[:2000] if dataset.kind == "points" else None
-    trainer = Trainer(recipe, loader, cfg, run, device, info, reference=reference, evaluation=_evaluation(cfg, info, recipe, device))
+    evaluation = _evaluation(cfg, info, recipe, device)
+
+    def make_trainer(recipe: Recipe) -> Trainer:
+        loader = InMemoryLoader(dataset, cfg.train.batch_size, seed=cfg.seed, augment=cfg.data.augment)
+        return Trainer(recipe, loader, cfg, run, device, info, reference=reference, evaluation=evaluation)
+
+    trainer = make_trainer(recipe)
     if resume:
         trainer.resume()
+    elif cfg.train.minutes is not None:  # a resumed run keeps the steps chosen when it began
+        trainer.fit_budget(started if started is not None else time.time())
+        run.write_text(run.config, cfgmod.to_yaml(cfg))
+        # the warm-up trained this copy: start afresh, exactly as a run given train.steps would (a recipe may
+        # read train.steps when it is built, e.g. SRGAN's pre-training length)
+        deadline = trainer.deadline
+        recipe = build_recipe(cfg, info, device)
+        trainer = make_trainer(recipe)
+        trainer.deadline = deadline
     trainer.fit()
     from gankit.report import write_report
 

@@ -42,6 +42,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     overrides = list(args.overrides)
     if args.resume:
+        if args.minutes is not None:
+            raise GankitError("--minutes sets the budget of a new run; a resumed run keeps the train.steps it chose "
+                              "(give train.steps=N to change them)")
         if args.preset and "=" in args.preset:
             overrides.insert(0, args.preset)
         elif args.preset:
@@ -51,6 +54,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         if not args.preset:
             raise GankitError("train needs a preset (e.g. `gankit train dcgan --data digits`) or --resume RUN_DIR; "
                               "`gankit list` shows the presets")
+        if args.minutes is not None:
+            overrides.append(f"train.minutes={args.minutes}")
         run = gankit.train(args.preset, args.data, out=args.out, overrides=overrides)
     print(f"run directory: {run.path}")
     print(f"samples:       {run.path / 'samples'}")
@@ -164,13 +169,24 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from gankit.bench import modes_bench, table
+    from gankit import bench
+    from gankit.config import list_presets
 
-    cells = modes_bench(_csv(args.recipes), _csv(args.data), args.seeds, Path(args.out), steps=args.steps,
-                        overrides=args.overrides, device=args.device)
+    out = Path(args.out or f"runs/bench-{args.suite}")
+    if args.suite == "quality":
+        if args.data and len(_csv(args.data)) > 1:
+            raise GankitError(f"bench quality trains each preset on one data set; got --data {args.data}")
+        cells = bench.quality_bench(_csv(args.presets) if args.presets else list_presets(), args.seeds, out,
+                                    data=args.data, steps=args.steps, n=args.n, overrides=args.overrides,
+                                    device=args.device)
+        text = bench.quality_table(cells, args.seeds)
+    else:
+        cells = bench.modes_bench(_csv(args.presets or "gan"), _csv(args.data or "ring8,grid25"), args.seeds, out,
+                                  steps=args.steps, overrides=args.overrides, device=args.device)
+        text = bench.table(cells, args.seeds)
     print()
-    print(table(cells, args.seeds))
-    print(f"runs and modes.md in {args.out}")
+    print(text)
+    print(f"runs and {args.suite}.md in {out}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data set name, image folder or .npz (default: the preset's)")
     p.add_argument("--out", help="run directory (default: runs/PRESET-DATA-TIME); never overwritten")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
+    p.add_argument("--minutes", type=float, help="wall-clock budget (same as train.minutes=M): train.steps is set from "
+                   "a measured warm-up so the whole run ends in M minutes")
     p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("sample", help="a grid of samples from a run")
@@ -225,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score a run: gankit eval RUN --metrics fid,kid,is,pr --n 10000")
     p.add_argument("run")
-    p.add_argument("--metrics", help="comma-separated: fid kid is pr dc class_acc code_acc modes (default: the run's eval.metrics)")
+    p.add_argument("--metrics", help="comma-separated: fid kid is pr dc class_acc code_acc classes modes psnr ssim cycle "
+                   "(default: the run's eval.metrics)")
     p.add_argument("--n", type=int, help="generated samples (default: the run's eval.n)")
     p.add_argument("--features", help="feature network: inception (FID InceptionV3), domain (the data set's evaluator), "
                    "domain:NAME (another labelled data set's evaluator, e.g. domain:cifar10 for photos), or auto "
@@ -251,14 +270,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="compare.html")
     p.set_defaults(fn=cmd_compare)
 
-    p = sub.add_parser("bench", help="benchmarks: gankit bench modes --recipes gan,wgan-gp --data ring8,grid25 --seeds 5")
-    p.add_argument("suite", choices=["modes"])
+    p = sub.add_parser("bench", help="benchmarks: gankit bench modes --presets gan,wgan-gp --data ring8,grid25 --seeds 5; "
+                       "gankit bench quality --presets dcgan,cgan --seeds 3")
+    p.add_argument("suite", choices=["modes", "quality"],
+                   help="modes: the PacGAN mode table; quality: each preset's own scores, trained vs untrained G")
     p.add_argument("overrides", nargs="*", help="key=value config overrides for every run")
-    p.add_argument("--recipes", default="gan", help="comma-separated presets")
-    p.add_argument("--data", default="ring8,grid25", help="comma-separated data sets (ring8, grid25, stacked-mnist)")
+    p.add_argument("--presets", "--recipes", dest="presets",
+                   help="comma-separated presets (default: modes gan, quality every preset)")
+    p.add_argument("--data", help="modes: comma-separated data sets (default ring8,grid25; also stacked-mnist); "
+                   "quality: one data set for every preset (default: each preset's own)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--steps", type=int, help="training steps per run (default: each preset's)")
-    p.add_argument("--out", default="runs/bench-modes", help="folder of the runs; re-running reuses finished ones")
+    p.add_argument("--n", type=int, help="quality: generated samples per score (default: each preset's eval.n)")
+    p.add_argument("--out", help="folder of the runs and the table (default runs/bench-SUITE); re-running reuses "
+                   "finished runs")
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_bench)
     return parser

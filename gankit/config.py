@@ -48,6 +48,7 @@ class OptimConfig:
 @dataclass
 class TrainConfig:
     steps: int = 2000  # generator updates
+    minutes: float | None = None  # wall-clock budget of the whole run: sets steps from a measured warm-up (saved in config.yaml)
     batch_size: int = 64
     checkpoint_every: int = 500
     sample_every: int = 250
@@ -62,7 +63,7 @@ class TrainConfig:
 class EvalConfig:
     """Evaluation during training (``every`` > 0) and the defaults of ``gankit eval``."""
     every: int = 0  # evaluate every this many steps and keep checkpoints/best.pt; 0: off
-    metrics: list[str] = field(default_factory=lambda: ["fid"])  # fid kid is pr dc class_acc code_acc modes
+    metrics: list[str] = field(default_factory=lambda: ["fid"])  # fid kid is pr dc class_acc code_acc classes modes ...
     n: int = 2000  # generated samples per evaluation (real: as many, capped by the reference split)
     features: str = "auto"  # inception | domain | domain:NAME (another data set's evaluator) | auto (inception when here)
     split: str = "test"  # reference split of the real data
@@ -82,6 +83,10 @@ class SymptomConfig:
     overpower_acc: float = 0.99  # D overpowers: D ranks at least this fraction of (real, fake) pairs correctly ...
     overpower_grad: float = 0.05  # ... and G's gradient norm is below this fraction of its largest so far
     nonconv_change: float = 0.5  # non-convergence: fixed-z samples move this much between log rows (x data's spread)
+    # class imbalance (partial mode collapse), judged on evaluations whose eval.metrics include classes:
+    class_min_share: float = 0.15  # the rarest class gets less than this fraction of its fair share 1/K of G's samples ...
+    class_entropy: float = 0.85  # ... or the entropy of G's class histogram is below this fraction of log K
+    class_patience: int = 2  # ... at this many evaluations in a row (and it ends after as many without)
 
 
 @dataclass
@@ -185,8 +190,19 @@ def resolve(preset: str, data: str | None = None, overrides: list[str] | None = 
     if extra:
         _check_keys(extra, "", "argument")
         layers.append(extra)
-    layers.append(parse_overrides(overrides or []))
-    return validate(merge(layers))
+    user = parse_overrides(overrides or [])
+    layers.append(user)
+    cfg = merge(layers)
+    if _sets_steps_only(extra or {}, user):
+        cfg.train.minutes = None  # the user's train.steps beats a preset's wall-clock budget
+    return validate(cfg)
+
+
+def _sets_steps_only(extra: dict, user: DictConfig) -> bool:
+    """Whether the caller gave train.steps but no train.minutes (a data-set preset may set a budget)."""
+    given = [OmegaConf.create(extra), user]
+    return any(OmegaConf.select(g, "train.steps") is not None for g in given) and \
+        not any("minutes" in (OmegaConf.select(g, "train") or {}) for g in given)
 
 
 def from_yaml(path: Path) -> Config:
@@ -242,6 +258,8 @@ def validate(cfg: Config) -> Config:
                        ("n_critic", cfg.n_critic), ("model.z_dim", cfg.model.z_dim), ("model.g_width", cfg.model.g_width),
                        ("model.d_width", cfg.model.d_width)]:
         _require(value >= 1, key, "must be >= 1", value)
+    _require(t.minutes is None or (t.minutes > 0 and math.isfinite(t.minutes)), "train.minutes",
+             "a wall-clock budget must be a number of minutes > 0 (e.g. train.minutes=5), or null for train.steps", t.minutes)
     _require(t.keep_checkpoints >= 0, "train.keep_checkpoints", "must be >= 0", t.keep_checkpoints)
     for key, value in [("optim.lr", o.lr), ("optim.lr_g", o.lr_g), ("optim.lr_d", o.lr_d)]:
         _require(value is None or (value > 0 and math.isfinite(value)), key, "learning rate must be > 0", value)
@@ -260,6 +278,9 @@ def validate(cfg: Config) -> Config:
     for key, value in [("symptoms.collapse_diversity", sy.collapse_diversity), ("symptoms.overpower_acc", sy.overpower_acc),
                        ("symptoms.overpower_grad", sy.overpower_grad), ("symptoms.nonconv_change", sy.nonconv_change)]:
         _require(value > 0 and math.isfinite(value), key, "must be > 0", value)
+    for key, value in [("symptoms.class_min_share", sy.class_min_share), ("symptoms.class_entropy", sy.class_entropy)]:
+        _require(0 < value <= 1, key, "must be a fraction in (0, 1]", value)
+    _require(sy.class_patience >= 1, "symptoms.class_patience", "must be >= 1", sy.class_patience)
     from gankit.losses import LOSSES
     from gankit.recipes import RECIPES
     from gankit.tricks import build_tricks

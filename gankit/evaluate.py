@@ -44,6 +44,8 @@ METRICS: dict[str, MetricSpec] = {
     "dc": MetricSpec(("density", "coverage"), (True, True), "density/coverage, k=5 (Naeem et al. 2020)"),
     "class_acc": MetricSpec(("class_acc",), (True,), "conditional samples classified as the class asked for"),
     "code_acc": MetricSpec(("code_acc",), (True,), "InfoGAN cat0 vs classes, best one-to-one matching"),
+    "classes": MetricSpec(("class_entropy", "class_min_share"), (True, True),
+                          "spread of the domain evaluator's predicted classes: normalised entropy, rarest share"),
     "modes": MetricSpec(("modes", "high_quality", "reverse_kl"), (True, True, False),
                         "modes covered: 2D mixtures (PacGAN protocol) or stacked-mnist (1000 modes)"),
     "psnr": MetricSpec(("psnr",), (True,), "peak signal-to-noise ratio (dB) of outputs vs paired targets (pix2pix, srgan)"),
@@ -140,7 +142,7 @@ class Evaluation:
             raise ConfigError(f"metric 'is' needs class probabilities; the {self.extractor.name} features have none "
                               "(use features=inception or features=domain)")
         self.labeller = None  # the domain classifier for class/code accuracy and stacked-mnist modes
-        if {"class_acc", "code_acc"} & set(self.metrics):
+        if {"class_acc", "code_acc", "classes"} & set(self.metrics):
             self.labeller = domain_evaluator(data.name, data_cfg, device, train_missing)
         if "modes" in self.metrics and data.name == "stacked-mnist":
             self.labeller = domain_evaluator("mnist", data_cfg, device, train_missing)
@@ -156,6 +158,9 @@ class Evaluation:
             raise ConfigError("psnr and ssim compare outputs with paired targets: they are for pix2pix and srgan runs")
         if "cycle" in m and type(recipe).reconstruct is Recipe.reconstruct:
             raise ConfigError("cycle needs a recipe that maps its outputs back to its inputs (cyclegan)")
+        if "classes" in m and self.data.kind != "image":
+            raise ConfigError(f"classes counts the classes a classifier sees in generated images; {self.data.name!r} "
+                              "holds points (use modes)")
         if "modes" in m and self.data.kind != "points" and self.data.name != "stacked-mnist":
             raise ConfigError(f"modes is defined for 2D mixtures (ring8, grid25) and stacked-mnist, not {self.data.name!r}")
 
@@ -220,15 +225,26 @@ class Evaluation:
         m, out = set(self.metrics), {}
         if {"psnr", "ssim"} & m:
             target = latent.target.float().cpu()
-            if "psnr" in m:
-                out["psnr"] = psnr(outputs, target)
-            if "ssim" in m:
-                out["ssim"] = ssim(outputs, target)
+            baseline = self._baseline(recipe, latent)
+            for key, score in (("psnr", psnr), ("ssim", ssim)):
+                if key in m:
+                    out[key] = score(outputs, target)
+                    if baseline is not None:  # beside G's: the same inputs without learning, e.g. psnr_bicubic (srgan)
+                        out[f"{key}_{recipe.baseline_name}"] = score(baseline, target)
         if "cycle" in m:
             rebuilt = [recipe.reconstruct(latent[i:i + self.batch_size], outputs[i:i + self.batch_size].to(self.device))
                        for i in range(0, len(outputs), self.batch_size)]
             out["cycle_l1"] = float((torch.cat(rebuilt).float().cpu() - latent.z.float().cpu()).abs().mean())
         return out
+
+    def _baseline(self, recipe: Recipe, latent: Latent) -> Tensor | None:
+        """The translation recipe's output without learning for ``latent`` (on the CPU, in [-1, 1]), or None."""
+        from gankit.recipes.translation import Translation
+
+        if not isinstance(recipe, Translation) or recipe.baseline_name is None:
+            return None
+        parts = [recipe.baseline(latent[i:i + self.batch_size]) for i in range(0, len(latent), self.batch_size)]
+        return torch.cat(parts).float().clamp(-1, 1).cpu()
 
     def _scores(self, fake: dict | None, images: Tensor | None, labels: Tensor | None) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -253,6 +269,10 @@ class Evaluation:
                 out["class_acc"] = class_accuracy(predicted, labels.cpu())
             else:
                 out["code_acc"] = code_accuracy(labels.cpu(), predicted)[0]
+        if "classes" in m:
+            from gankit.metrics.class_balance import class_balance
+
+            out.update(class_balance(self._classify(images), self.labeller.num_classes))
         if "modes" in m:
             out.update(self._modes(images))
         return out
@@ -281,6 +301,8 @@ class Evaluation:
                              "sampler": "ema" if recipe.ema is not None else "G", "gankit": gankit.__version__}
         if recipe.needs_data_to_sample:
             p["inputs"] = f"{self.data.name}:{self.cfg.split} (translated)"
+            if getattr(recipe, "baseline_name", None) and {"psnr", "ssim"} & set(self.metrics):
+                p["baseline"] = recipe.baseline_name  # psnr_<baseline>, ssim_<baseline>: scores of no learning
         if self.extractor is not None:
             p.update(self.extractor.protocol())
         if "kid" in self.metrics:
@@ -291,6 +313,8 @@ class Evaluation:
             p["dc_k"] = DC_K
         if self.labeller is not None:
             p["labeller"] = self.labeller.protocol()
+        if "classes" in self.metrics:
+            p["classes"] = self.labeller.num_classes  # K: a balanced G gives every class the share 1/K
         return p
 
 

@@ -45,7 +45,7 @@ def test_list_names_everything(capsys) -> None:  # noqa: ANN001
     (["train", "dcgan", "data.image_size=30"], "data.image_size=30"),
     (["train", "dcgan", "model.arch=resnt"], "Did you mean 'resnet'"),
     (["train", "infogan", "recipe_args.info_wieght=2"], "Did you mean 'info_weight'"),
-    (["train", "dcgan", "recipe_args.n_cont=2"], "takes no recipe_args"),
+    (["train", "dcgan", "recipe_args.n_cont=2"], "unknown argument of recipe 'gan' 'n_cont'"),
     (["train", "pix2pix", "--data", "digits"], "has no pairs"),
     (["train", "pix2pix", "--data", "digits", "data.pairing=null"], "needs paired data"),
     (["train", "cyclegan", "--data", "digits", "data.domains=null"], "data.domains=[A, B]"),

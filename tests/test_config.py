@@ -186,4 +186,4 @@ def test_valid_keys() -> None:
     keys = valid_keys()
     assert {"train.steps", "optim.lr", "model.attention", "data.name", "loss", "penalties", "recipe_args"} <= set(keys)
     assert "train" not in keys and "model" not in keys  # sections are not leaf keys
-    assert len(keys) == len(set(keys)) == 67
+    assert len(keys) == len(set(keys)) == 71

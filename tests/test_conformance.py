@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import gankit
+import gankit.types
 from gankit.config import list_presets
 from gankit.recipes import RECIPES
 from gankit.recipes.translation import Translation
@@ -72,11 +73,48 @@ def train_tiny(preset: str, overrides: list[str], out, paired: str = ""):  # noq
     return gankit.train(name, out=out, overrides=[o.replace("PAIRED_NPZ", paired) for o in overrides])
 
 
+def trained_networks(recipe: torch.nn.Module) -> dict[str, torch.nn.Module]:
+    """Each network an optimiser trains (a parameter in ``param_groups()``), by its name in the recipe: the
+    recipe's children, and each member of a ModuleList down to two levels (an ensemble's discriminators, a
+    mixture's generators), since one member left untrained is as wrong as a whole network."""
+    trained = {id(p) for params in recipe.param_groups().values() for p in params}
+    networks = {}
+    for name, module in recipe.named_modules():
+        parent = name.rpartition(".")[0]
+        is_child = name != "" and "." not in name
+        in_list = 0 < name.count(".") <= 2 and isinstance(recipe.get_submodule(parent), torch.nn.ModuleList)
+        if (is_child or in_list) and not isinstance(module, torch.nn.ModuleList):
+            if any(id(p) in trained for p in module.parameters()):
+                networks[name] = module
+    return networks
+
+
+def unchanged_networks(initial: torch.nn.Module, final: torch.nn.Module) -> list[str]:
+    """The trained networks of ``final`` none of whose parameters differ from ``initial``'s."""
+    return sorted(name for name, net in trained_networks(final).items()
+                  if all(torch.equal(p, initial.get_submodule(name).get_parameter(key))
+                         for key, p in net.named_parameters()))
+
+
+def test_unchanged_network_is_reported() -> None:
+    """The 'parameters changed' check names a network that kept its weights, also one member of an ensemble."""
+    cfg = gankit.config.resolve("gman", "ring8", ["model.g_width=8", "model.d_width=8", "device=cpu",
+                                                  "recipe_args.discriminators=3"])
+    data = gankit.types.DataInfo("ring8", (2,), 8, "points")
+    initial, final = (gankit.api.build_recipe(cfg, data, torch.device("cpu")) for _ in range(2))
+    assert sorted(trained_networks(final)) == ["D.0", "D.1", "D.2", "G"]
+    assert unchanged_networks(initial, final) == ["D.0", "D.1", "D.2", "G"]  # the same seed: the same weights
+    with torch.no_grad():
+        for net in (final.G, final.D[0], final.D[2]):
+            next(net.parameters()).add_(1.0)
+    assert unchanged_networks(initial, final) == ["D.1"]
+
+
 @pytest.mark.parametrize(("preset", "overrides"), cases(), ids=[c[0] for c in cases()])
 def test_recipe_conforms(preset: str, overrides: list[str], tmp_path, paired_npz) -> None:  # noqa: ANN001
     torch.manual_seed(0)
     run = train_tiny(preset, overrides, tmp_path / "a", paired_npz)
-    initial = gankit.api.build_recipe(run.config, run.data, torch.device("cpu")).state_dict()
+    initial_recipe = gankit.api.build_recipe(run.config, run.data, torch.device("cpu"))  # the run's seed: its start
 
     # finite losses, logged every step
     rows = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
@@ -85,11 +123,11 @@ def test_recipe_conforms(preset: str, overrides: list[str], tmp_path, paired_npz
     assert any(k.startswith("D/") for k in losses) and any(k.startswith("G/") for k in losses)
     assert all(math.isfinite(v) for v in losses.values()), losses
 
-    # both networks changed
+    # every trained network changed (CycleGAN's G_BA and D_A, each discriminator of an ensemble, BiGAN's E ...)
+    networks = trained_networks(run.recipe)
+    assert {"G", "D"} <= {name.split(".")[0] for name in networks}, sorted(networks)
+    assert unchanged_networks(initial_recipe, run.recipe) == [], sorted(networks)
     final = run.recipe.state_dict()
-    for net in ("G.", "D."):
-        changed = [k for k in final if k.startswith(net) and final[k].is_floating_point() and not torch.equal(final[k], initial[k])]
-        assert changed, f"no parameter of {net[:-1]} changed"
 
     # checkpoint round trip: the loaded run holds exactly the trained weights and samples the same
     loaded = gankit.load(run.path, device="cpu")

@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch.testing import assert_close
 
 import gankit
 from gankit.data import load_dataset
@@ -74,6 +75,18 @@ def test_code_accuracy_more_codes_than_classes_and_fewer() -> None:
     # 2 code values, 6 classes: code 0 -> class 3 (2 samples), code 1 -> class 5 or 4 (1 of 2)
     accuracy, mapping = code_accuracy([0, 0, 1, 1], [3, 3, 5, 4])
     assert accuracy == 0.75 and mapping[0] == 3 and mapping[1] in (4, 5)
+
+
+def test_class_balance_closed_forms() -> None:
+    from gankit.metrics.class_balance import class_balance
+
+    assert class_balance(np.arange(40) % 4, 4) == {"class_entropy": 1.0, "class_min_share": 0.25}
+    assert class_balance([2] * 9, 10) == {"class_entropy": 0.0, "class_min_share": 0.0}
+    # shares (1/2, 1/2, 0, 0): entropy log 2 / log 4; logits give the number of classes
+    assert_close(class_balance([0, 1], 4)["class_entropy"], 0.5)
+    assert class_balance(torch.eye(3)[[0, 0, 1]])["class_min_share"] == 0.0
+    with pytest.raises(MetricInputError, match="empty"):
+        class_balance([], 10)
 
 
 # ---------------------------------------------------------------- small evaluators, cache round trip

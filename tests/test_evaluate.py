@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 
@@ -9,12 +10,13 @@ import pytest
 import torch
 
 import gankit
-from gankit.bench import mean_se, modes_bench
+from gankit.bench import Cell, margin, mean_se, modes_bench, quality_table
 from gankit.cli import main
-from gankit.data import load_dataset
+from gankit.data import MIXTURES, load_dataset
 from gankit.evaluate import best_key, higher_is_better, is_better
 from gankit.config import EvalConfig
-from gankit.metrics import modes_2d
+from gankit.metrics import code_accuracy, inception_score, modes_2d
+from gankit.metrics.domain import load_evaluator
 from gankit.report import compare_text, summary, write_compare, write_report
 
 FAST = ["train.progress=false", "device=cpu", "train.log_every=10", "train.sample_every=50", "train.checkpoint_every=50",
@@ -31,13 +33,28 @@ def test_modes_on_exact_mixture_samples(name, modes) -> None:  # noqa: ANN001
     assert result["reverse_kl"] < 0.02
 
 
-def test_modes_on_a_collapsed_generator() -> None:
-    """All samples around one centre: 1 mode, reverse KL log(8); far-away points are not high quality."""
-    x = load_dataset("ring8", split="test", seed=0).x[:2500]
-    centre = x[0:1].round()  # a ring8 centre has coordinates in {0, +-2, +-1.414}
-    collapsed = centre + 0.01 * torch.randn(2500, 2, generator=torch.Generator().manual_seed(0))
-    nearest = modes_2d(collapsed, "ring8")
-    assert nearest["modes"] == 1 and nearest["reverse_kl"] == pytest.approx(torch.log(torch.tensor(8.0)).item())
+@pytest.mark.parametrize("mode", range(8))
+def test_modes_on_a_collapsed_generator(mode: int) -> None:
+    """All samples around one ring8 centre: 1 mode, reverse KL log(8), and it is that mode which is covered."""
+    centres, std = MIXTURES["ring8"]
+    noise = torch.randn(2500, 2, generator=torch.Generator().manual_seed(mode), dtype=torch.float64)
+    collapsed = torch.as_tensor(centres[mode]) + std * noise
+    result = modes_2d(collapsed, "ring8")
+    assert result["modes"] == 1 and result["reverse_kl"] == pytest.approx(math.log(8))
+    # a 3-std disc holds 1 - exp(-9/2) of a 2D Gaussian; 3 standard errors of 2,500 draws either side
+    assert result["high_quality"] == pytest.approx(1 - math.exp(-4.5), abs=0.007)
+    # which mode: the data without this mode covers 7, and the collapsed samples bring back exactly that one
+    data = load_dataset("ring8", split="test", seed=0)
+    others = data.x[data.y != mode][:2500]
+    assert modes_2d(others, "ring8")["modes"] == 7
+    assert modes_2d(torch.cat([others.double(), collapsed]), "ring8")["modes"] == 8
+    # the same draws around this mode and the next: two modes equally held, KL(q || uniform) = log(8 / 2)
+    split = torch.cat([collapsed[:1250], torch.as_tensor(centres[(mode + 1) % 8]) + std * noise[:1250]])
+    assert modes_2d(split, "ring8")["modes"] == 2
+    assert modes_2d(split, "ring8")["reverse_kl"] == pytest.approx(math.log(4))
+    # just outside the 3-std disc of the centre: no mode, nothing high quality
+    outside = modes_2d(torch.as_tensor(centres[mode]) * (1 + 3.5 * std), "ring8")
+    assert (outside["modes"], outside["high_quality"]) == (0, 0.0)
     far = modes_2d(torch.full((100, 2), 10.0), "ring8")
     assert far["modes"] == 0 and far["high_quality"] == 0.0
 
@@ -125,6 +142,28 @@ def test_bench_modes_table_and_reuse(tmp_path) -> None:  # noqa: ANN001
     assert mean_se([1.0, 3.0]) == (2.0, 1.0)
 
 
+def test_bench_quality_scores_trained_and_untrained_with_the_presets_signal(tmp_path, capsys) -> None:  # noqa: ANN001
+    """`gankit bench quality`: each preset's own eval.metrics, trained vs untrained G of the same seed, one table."""
+    out = tmp_path / "q"
+    assert main(["bench", "quality", "--presets", "gan", "--seeds", "2", "--steps", "30", "--n", "300", "--out", str(out),
+                 "--device", "cpu", *FAST]) == 0
+    cells = [Cell(**c) for c in json.loads((out / "quality.json").read_text())]
+    values = cells[0].values
+    assert cells[0].preset == "gan" and cells[0].data == "ring8" and len(values["trained/modes"]) == 2
+    assert values["untrained/modes"] == [0.0, 0.0] and values["margin/modes"] == values["trained/modes"]
+    md = (out / "quality.md").read_text()
+    assert "| gan | ring8 | modes |" in md and "| gan | ring8 | reverse_kl |" in md and md in capsys.readouterr().out
+    assert margin("fid", 10.0, 30.0) == 20.0 and margin("class_entropy", 0.9, 0.5) == pytest.approx(0.4)
+    assert margin("psnr_bicubic", 1.0, 1.0) is None  # a baseline beside the scores: no direction, no margin
+    baseline = Cell("srgan", "cifar10", {"trained/psnr": [22.0, 23.0], "untrained/psnr": [9.0, 10.0],
+                                         "margin/psnr": [13.0, 13.0], "trained/psnr_bicubic": [21.0, 21.0],
+                                         "untrained/psnr_bicubic": [21.0, 21.0]})
+    lines = quality_table([baseline], 2).splitlines()
+    assert lines[2] == "| srgan | cifar10 | psnr | 22.50 ± 0.50 | 9.50 ± 0.50 | 13.00 ± 0.00 | yes | 2 | 0.0 |"
+    assert lines[3] == "| srgan | cifar10 | psnr_bicubic | 21.00 ± 0.00 | (baseline) | – |  | 2 | 0.0 |"
+    assert main(["bench", "quality", "--presets", "nope", "--seeds", "1", "--out", str(tmp_path / "bad")]) == 2
+
+
 def test_report_lists_evaluations_and_protocol(ring_run) -> None:  # noqa: ANN001
     ring_run.evaluate("modes", n=300)
     page = write_report(ring_run.path).read_text()
@@ -175,7 +214,7 @@ def evaluator_cache(tmp_path_factory):  # noqa: ANN001, ANN201
     mp.undo()
 
 
-def test_domain_metrics_class_and_code_accuracy(tmp_path, evaluator_cache) -> None:  # noqa: ANN001
+def test_domain_metrics_class_and_code_accuracy(tmp_path, evaluator_cache, monkeypatch) -> None:  # noqa: ANN001
     """Domain FID/IS during training; class accuracy of a cGAN; InfoGAN's code accuracy; all offline."""
     over = FAST + ["train.steps=400", "model.g_width=32", "model.d_width=32", "train.sample_every=200"]
     dcgan = gankit.train("dcgan", "digits", out=tmp_path / "dcgan",
@@ -186,6 +225,10 @@ def test_domain_metrics_class_and_code_accuracy(tmp_path, evaluator_cache) -> No
     assert rows[0]["protocol"]["extractor"] == "domain:digits" and len(rows[0]["protocol"]["weights_sha256"]) == 64
     assert 1.0 < rows[-1]["eval/is"] <= 10 and rows[-1]["eval/fid"] > 0
     assert (dcgan.path / "checkpoints" / "best.pt").is_file()
+    labeller = load_evaluator("digits")  # trained and cached by the first evaluation
+    # the logged IS is the closed form on the step-400 generator's samples at the evaluation's seed
+    probs = torch.softmax(labeller.extract(dcgan.sample(300, seed=dcgan.config.eval.seed))[1].double(), dim=1)
+    assert rows[-1]["eval/is"] == pytest.approx(inception_score(probs, splits=10)[0], rel=1e-4)
 
     cgan = gankit.train("cgan", "digits", out=tmp_path / "cgan0", overrides=FAST + ["train.steps=1"])
     acc0 = cgan.evaluate(["class_acc"], n=500)["eval/class_acc"]
@@ -193,6 +236,22 @@ def test_domain_metrics_class_and_code_accuracy(tmp_path, evaluator_cache) -> No
 
     info = gankit.train("infogan", "digits", out=tmp_path / "info", overrides=FAST + ["train.steps=2"])
     row = info.evaluate(["code_acc"], n=200)
-    assert 0.0 < row["eval/code_acc"] <= 1.0 and row["protocol"]["labeller"]["extractor"] == "domain:digits"
+    assert row["protocol"]["labeller"]["extractor"] == "domain:digits"
+    codes = torch.arange(200) % 10  # balanced code values, as the evaluation draws them
+    samples = info.sample(200, labels=codes, seed=info.config.eval.seed)
+    assert row["eval/code_acc"] == code_accuracy(codes, labeller.extract(samples)[1])[0]
+    # generators made by hand: each code value draws one image the labeller puts in class permutation[code]
+    digits = load_dataset("digits", split="test")
+    predicted = labeller.extract(digits.x)[1].argmax(1)
+    bank = torch.stack([digits.x[predicted == k][0] for k in range(10)])  # (10, C, H, W): image k is a k
+    code = info.recipe.layout.cat_slices()[0]
+    permutation = torch.tensor([3, 7, 0, 9, 1, 4, 8, 2, 6, 5])
+    made = {1.0: lambda c: permutation[c],  # disentangled: the code picks the digit
+            0.1: lambda c: torch.full_like(c, 4),  # the code ignored: one class, one code value matched to it
+            0.5: lambda c: torch.where(c < 5, permutation[c], permutation[0])}  # codes 5..9 all draw code 0's digit
+    for expected, digit_of in made.items():
+        generate = lambda latent, *_, **__: bank[digit_of(latent.z[:, code].argmax(1))]  # noqa: E731
+        monkeypatch.setattr(info.recipe, "generate", generate)
+        assert info.evaluate(["code_acc"], n=200, log=False)["eval/code_acc"] == expected
     with pytest.raises(gankit.errors.ConfigError, match="InfoGAN"):
         cgan.evaluate(["code_acc"], n=100)

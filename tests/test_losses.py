@@ -53,14 +53,29 @@ def test_registry_holds_exactly_the_five_losses() -> None:
     assert LOSSES.names() == sorted(EXPECTED)
 
 
-def test_hand_values_are_the_expected_numbers() -> None:
-    """The hand formulas above, spelled out once more as plain numbers for two of them."""
-    # minimax D: (softplus(-2) + softplus(1)) / 2 + (softplus(0.5) + softplus(-3)) / 2
-    assert EXPECTED["minimax"][0] == pytest.approx(((math.log1p(math.exp(-2)) + math.log1p(math.exp(1)))
-                                                    + (math.log1p(math.exp(0.5)) + math.log1p(math.exp(-3)))) / 2)
-    # hinge D: (0 + 2)/2 + (1.5 + 0)/2 = 1.75
-    assert EXPECTED["hinge"][0] == 1.75
-    assert EXPECTED["lsgan"] == (0.5 * (1 + 4) / 2 + 0.5 * (0.25 + 9) / 2, 0.5 * (0.25 + 16) / 2)
+# The same five losses at REAL = (2, -1), FAKE = (0.5, -3), worked out on paper to plain numbers (no formula
+# shared with EXPECTED): a wrong sign or a missing 1/2 in both EXPECTED and gankit would still be caught here.
+SP = math.log1p  # softplus(v) = log(1 + e^v) = SP(e^v)
+PLAIN_NUMBERS = {
+    # D: (softplus(-2) + softplus(1)) / 2 + (softplus(0.5) + softplus(-3)) / 2;  G: -(softplus(0.5) + softplus(-3)) / 2
+    "minimax": ((SP(math.exp(-2)) + SP(math.e) + SP(math.exp(0.5)) + SP(math.exp(-3))) / 2,
+                -(SP(math.exp(0.5)) + SP(math.exp(-3))) / 2),
+    # G: (softplus(-0.5) + softplus(3)) / 2
+    "nonsat": ((SP(math.exp(-2)) + SP(math.e) + SP(math.exp(0.5)) + SP(math.exp(-3))) / 2,
+               (SP(math.exp(-0.5)) + SP(math.exp(3))) / 2),
+    "lsgan": (3.5625, 4.0625),  # D: 0.5 (1 + 4)/2 + 0.5 (0.25 + 9)/2;  G: 0.5 (0.25 + 16)/2
+    "wasserstein": (-1.75, 1.25),  # D: -1.25 - 0.5;  G: 1.25
+    "hinge": (1.75, 1.25),  # D: (0 + 2)/2 + (1.5 + 0)/2;  G: 1.25
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_losses_equal_numbers_worked_out_by_hand(name: str) -> None:
+    loss = get_loss(name)
+    real, fake = torch.tensor(REAL, dtype=torch.float64), torch.tensor(FAKE, dtype=torch.float64)
+    d_expected, g_expected = PLAIN_NUMBERS[name]
+    assert_close(loss.d(real=real, fake=fake), scalar(d_expected), rtol=1e-12, atol=0)
+    assert_close(loss.g(fake=fake), scalar(g_expected), rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -113,19 +113,42 @@ def test_d2gan_objective_matches_the_paper() -> None:
     torch.testing.assert_close(g, -d1(fake).mean() + 0.2 * torch.log(d2(fake) + 1e-8).mean())
 
 
-@pytest.mark.parametrize(("preset", "aggregate"), [("gman", "max"), ("dropoutgan", "dropout")])
+def grad_size(module: torch.nn.Module) -> float:
+    """Sum of |grad| over a module's parameters (0 when none has a gradient)."""
+    return sum(float(p.grad.abs().sum()) for p in module.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize(("preset", "aggregate"), [("gman", "max"), ("gman", "soft"), ("dropoutgan", "dropout")])
 def test_ensembles_train_every_discriminator(preset: str, aggregate: str) -> None:
     recipe = recipe_for(preset, [f"recipe_args={{discriminators: 4, aggregate: {aggregate}}}"])
     assert len(recipe.D) == 4 and recipe.how == aggregate
+    # D's phase: each discriminator has its own loss and gets a gradient from it, whatever G's aggregate
     terms = recipe.d_step(Batch(torch.randn(8, 2)), step=1)
     assert sorted(terms) == ["adv0", "adv1", "adv2", "adv3"]
-    batch = Batch(torch.randn(8, 2))
-    torch.manual_seed(0)
-    g = recipe.g_step(batch, step=1)
-    torch.manual_seed(0)
-    fake = recipe.G(torch.randn(8, recipe.z_dim))
-    per_d = torch.stack([F.softplus(-D(fake).logit).mean() for D in recipe.D])
-    if aggregate == "max":
-        torch.testing.assert_close(g["adv"], per_d.max())
-    else:  # the mean of a non-empty subset
-        assert per_d.min() - 1e-6 <= float(g["adv"]) <= per_d.max() + 1e-6
+    sum(terms.values()).backward()
+    assert all(grad_size(D) > 0 for D in recipe.D)
+    # G's phase: the aggregate of the discriminators G hears from this batch; only they pass back a gradient
+    batch, heard = Batch(torch.randn(8, 2)), torch.zeros(4)
+    for seed in range(8):
+        recipe.zero_grad(set_to_none=True)
+        torch.manual_seed(seed)
+        g = recipe.g_step(batch, step=1)
+        torch.manual_seed(seed)
+        fake = recipe.G(torch.randn(8, recipe.z_dim))
+        per_d = torch.stack([F.softplus(-D(fake).logit).mean() for D in recipe.D])
+        if aggregate == "dropout":  # Dropout-GAN's mask, drawn right after the latent: each kept with p = 1 - dropout
+            keep = torch.rand(4) >= recipe.dropout
+            if not keep.any():
+                keep[torch.randint(0, 4, (1,))] = True
+            torch.testing.assert_close(g["adv"], per_d[keep].mean())
+        elif aggregate == "max":
+            keep = per_d == per_d.max()
+            torch.testing.assert_close(g["adv"], per_d.max())
+        else:  # soft: softmax(lam V) . V, every discriminator weighted
+            keep = torch.ones(4, dtype=torch.bool)
+            torch.testing.assert_close(g["adv"], (torch.softmax(recipe.lam * per_d, 0) * per_d).sum())
+        g["adv"].backward()
+        assert [grad_size(D) > 0 for D in recipe.D] == keep.tolist(), (seed, keep)
+        heard += keep
+    if aggregate == "dropout":  # over eight batches every discriminator is both heard and dropped
+        assert heard.min() > 0 and heard.max() < 8, heard

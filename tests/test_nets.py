@@ -9,7 +9,7 @@ from torch.testing import assert_close
 from gankit.errors import ConfigError
 from gankit.nets import ARCHS, ModelConfig, NetSpec, build_nets
 from gankit.nets.common import conditioned_latent, resolution_plan
-from gankit.nn import LabelInput, SelfAttention
+from gankit.nn import LabelInput, SelfAttention, maybe_sn
 from gankit.types import DOut
 
 Z = 8
@@ -184,19 +184,62 @@ def test_spectral_norm_gives_unit_singular_values(arch: str) -> None:
         assert abs(sigmas[name] - 1.0) < 0.05, (name, sigmas[name])
 
 
-def test_without_spectral_norm_singular_values_are_not_one() -> None:
+def test_without_spectral_norm_weights_are_left_alone() -> None:
     torch.manual_seed(0)
     _, D = build_nets(NetSpec((1, 16, 16), z_dim=Z, d_classes=3),
                       tiny("dcgan", d_norm=None, label_input="projection"))
-    sigmas = largest_singular_values(D)
     assert not any(hasattr(m, "parametrizations") for m in D.modules())
-    # observed with seed 0: trunk.0 0.837, trunk.3 0.740, head.linear 0.574, label_input.embed 16.5
-    assert sorted(sigmas) == ["head.linear", "label_input.embed", "trunk.0", "trunk.3"]
-    assert sigmas["head.linear"] == pytest.approx(0.574, abs=0.01)
-    assert sigmas["trunk.3"] == pytest.approx(0.740, abs=0.01)
-    assert sigmas["label_input.embed"] == pytest.approx(16.506, abs=0.01)
-    # the head is a single row: its largest singular value is just its Euclidean norm
-    assert sigmas["head.linear"] == pytest.approx(D.head.linear.weight.norm().item(), rel=1e-5)
+    assert sorted(largest_singular_values(D)) == ["head.linear", "label_input.embed", "trunk.0", "trunk.3"]
+
+
+# (layer, an input for it): the three kinds of layer gankit normalises, each as torch reshapes it (out, -1)
+SN_LAYERS = {
+    "linear": (lambda: nn.Linear(16, 8), lambda: torch.randn(4, 16)),
+    "conv": (lambda: nn.Conv2d(3, 8, 4), lambda: torch.randn(1, 3, 4, 4)),
+    "embedding": (lambda: nn.Embedding(10, 16), lambda: torch.tensor([0, 3, 9])),
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kind", sorted(SN_LAYERS))
+def test_spectral_norm_divides_the_weight_by_its_largest_singular_value(kind: str, seed: int) -> None:
+    torch.manual_seed(seed)
+    make_layer, make_input = SN_LAYERS[kind]
+    layer = make_layer()
+    with torch.no_grad():
+        layer.weight.mul_(3.0)  # a raw weight whose largest singular value is far from 1
+    raw = layer.weight.detach().clone()
+    sigma_raw = torch.linalg.svdvals(raw.reshape(raw.shape[0], -1))[0]
+    assert float(sigma_raw) > 1.5
+    assert maybe_sn(layer, False) is layer and torch.equal(layer.weight, raw)  # off: the layer untouched
+    layer = maybe_sn(layer, True)
+    layer.train()
+    x = make_input()
+    for _ in range(300):  # each training forward runs one power iteration (a small gap sigma_1/sigma_2: many)
+        layer(x)
+    layer.eval()
+    with torch.no_grad():
+        w = layer.weight
+        assert_close(torch.linalg.svdvals(w.reshape(w.shape[0], -1))[0], torch.tensor(1.0), rtol=0, atol=1e-3)
+        assert_close(w, raw / sigma_raw, rtol=1e-3, atol=1e-6)
+
+
+def test_spectral_norm_on_known_singular_values() -> None:
+    """W = U diag(4, 2, 1, 0.5) V^T: the normalised weight has singular values (1, 0.5, 0.25, 0.125)."""
+    torch.manual_seed(0)
+    u, _ = torch.linalg.qr(torch.randn(4, 4))
+    v, _ = torch.linalg.qr(torch.randn(6, 4))  # (6, 4), orthonormal columns
+    singular = torch.tensor([4.0, 2.0, 1.0, 0.5])
+    layer = nn.Linear(6, 4)
+    with torch.no_grad():
+        layer.weight.copy_(u @ torch.diag(singular) @ v.T)
+    layer = maybe_sn(layer, True)
+    layer.train()
+    for _ in range(10):
+        layer(torch.randn(2, 6))
+    layer.eval()
+    with torch.no_grad():
+        assert_close(torch.linalg.svdvals(layer.weight), singular / 4, rtol=0, atol=1e-5)
 
 
 def test_generator_spectral_norm_transposed_conv() -> None:

@@ -61,8 +61,10 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path: Path) -> None:
     proc = subprocess.Popen(gankit_cmd("train", *ARGS, "--out", str(killed)), env=env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600  # generous: a loaded CI machine may be slow
-    while newest_checkpoint(killed) < 100 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)  # wait for a checkpoint at step 100 or later, then kill without warning
+    # wait for a numbered checkpoint at step 120 or later, then kill without warning: latest.pt is linked to
+    # the newest one just after it is written, so it is at step 100 at least
+    while newest_checkpoint(killed) < 120 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     interrupted_at = load_checkpoint(killed / "checkpoints" / "latest.pt")["step"]

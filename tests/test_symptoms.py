@@ -11,8 +11,9 @@ import torch
 import gankit
 from gankit.config import SymptomConfig
 from gankit.recipes.gan import ranking_accuracy
-from gankit.train.symptoms import DOverpowers, ModeCollapse, NonConvergence, SampleProbe, SymptomMonitor
+from gankit.train.symptoms import ClassImbalance, DOverpowers, ModeCollapse, NonConvergence, SampleProbe, SymptomMonitor
 from tests.conftest import TINY
+from tests.test_evaluate import evaluator_cache  # noqa: F401  (a fresh evaluator cache: digits' trains in seconds)
 
 CFG = SymptomConfig()
 COMMON = {"patience": CFG.patience, "window": CFG.window, "warmup": CFG.warmup}
@@ -206,3 +207,131 @@ def test_disabled_symptoms_write_nothing(tmp_path: Path) -> None:
     run = gankit.train("dcgan", "digits", out=tmp_path / "r", overrides=TINY + ["symptoms.enabled=false"])
     assert not (run.path / "symptoms.json").exists()
     assert not any(k.startswith(("symptom/", "sample/")) or k.endswith("/grad_norm") for r in rows(run.path) for k in r)
+
+
+# ---------------------------------------------------------------- class imbalance (partial mode collapse)
+def class_row(min_share: float, entropy: float, classes: int | None = 10) -> dict:
+    """An evaluation row of the ``classes`` metric; ``classes``: the protocol's K (None: absent)."""
+    protocol = {"classes": classes} if classes else {}
+    return {"kind": "eval", "eval/class_min_share": min_share, "eval/class_entropy": entropy, "protocol": protocol}
+
+
+def class_detector() -> ClassImbalance:
+    return ClassImbalance(min_share=CFG.class_min_share, entropy=CFG.class_entropy,
+                          patience=CFG.class_patience, window=CFG.class_patience, warmup=CFG.warmup)
+
+
+def test_class_imbalance_on_evaluation_rows() -> None:
+    """Rows every 100 steps: healthy digits DCGAN values, then one rare class, then a flat histogram."""
+    def events(rows: list[dict]) -> list[tuple[str, int, int]]:
+        detector, out = class_detector(), []
+        for i, row in enumerate(rows):
+            event = detector.update(row, (i + 1) * 100)
+            if event is not None:
+                ep = event.episode
+                out.append((event.kind, ep.began if event.kind == "began" else ep.ended, (i + 1) * 100))
+        return out
+
+    healthy = [class_row(s / 10, e) for s, e in [(0.1, 0.91), (0.37, 0.94), (0.2, 0.84), (0.3, 0.96), (0.64, 0.98),
+                                                 (0.68, 0.98), (0.45, 0.97), (0.55, 0.97)]]
+    assert events(healthy) == []  # one low evaluation (steps 100, 300) is not a symptom
+    rare = healthy[:5] + [class_row(0.002, 0.93)] * 3 + healthy[5:]  # 0.2% ones among 10 classes, entropy still high
+    assert events(rare) == [("began", 600, 700), ("ended", 900, 1000)]
+    flat = healthy[:5] + [class_row(0.03, 0.8)] * 3  # every class present, but a few far more often
+    assert events(flat) == [("began", 600, 700)]
+    assert events([class_row(0.002, 0.8)] * 4) == [("began", 100, 300)]  # votes from before the warm-up keep their step
+    # without K the rarest share cannot be compared with 1/K: only the entropy is judged
+    assert events([class_row(0.002, 0.95, classes=None)] * 4) == []
+    assert events([{"eval/fid": 50.0, "protocol": {}}] * 4) == []  # an evaluation without the classes metric: silent
+    episode = class_detector()
+    for step in (400, 500):
+        event = episode.update(class_row(0.002, 0.93), step)
+    assert event.episode.evidence == {"eval/class_min_share": 0.002, "eval/class_entropy": 0.93, "classes": 10,
+                                      "rarest share x classes": 0.02, "min_share threshold": CFG.class_min_share,
+                                      "entropy threshold": CFG.class_entropy}
+
+
+def test_class_thresholds_are_validated() -> None:
+    from gankit.config import resolve
+    from gankit.errors import ConfigError
+
+    for bad in ("symptoms.class_min_share=0", "symptoms.class_entropy=1.5", "symptoms.class_patience=0"):
+        with pytest.raises(ConfigError, match=bad.split("=")[0].replace(".", r"\.")):
+            resolve("dcgan", "digits", [bad])
+
+
+def digits_pool(keep: dict[int, int] | None = None) -> torch.Tensor:
+    """Real held-out digits: all of them, or at most ``keep[c]`` images of class c (the others in full)."""
+    from gankit.data import load_dataset
+
+    test = load_dataset("digits", split="test")
+    if keep is None:
+        return test.x
+    index = [i for c in range(10) for i in (test.y == c).nonzero().flatten().tolist()[:keep.get(c, 10**6)]]
+    return test.x[torch.tensor(index)]
+
+
+def make_generate(pool: torch.Tensor):  # noqa: ANN201
+    """A stand-in for Recipe.generate that returns ``pool``'s images in turn, whatever the latent."""
+    drawn = [0]
+
+    def generate(self, latent, batch_size: int = 256, *, live: bool = False) -> torch.Tensor:  # noqa: ANN001
+        index = (torch.arange(len(latent)) + drawn[0]) % len(pool)
+        drawn[0] += len(latent)
+        return pool[index]
+
+    return generate
+
+
+def test_class_imbalance_from_a_real_evaluation(tmp_path: Path, evaluator_cache, monkeypatch) -> None:  # noqa: ANN001
+    """The digits domain evaluator on real held-out digits: all classes are balanced; two partial collapses
+    (a missing class; mostly two classes) begin the symptom at their second evaluation."""
+    from gankit.metrics.domain import train_evaluator
+    from gankit.recipes.gan import GAN
+
+    run = gankit.train("dcgan", "digits", out=tmp_path / "r", overrides=TINY)
+    evaluator = train_evaluator("digits", progress=False)  # into the fixture's cache: run.evaluate reuses it
+    pools = {"all": digits_pool(), "no ones": digits_pool({1: 1}),
+             "sevens and nines": digits_pool({c: 3 for c in range(9) if c != 7})}  # 3 of each other class
+    measured = {}
+    for name, pool in pools.items():
+        monkeypatch.setattr(GAN, "generate", make_generate(pool))
+        row = run.evaluate(["classes"], n=len(pool), log=False)
+        predicted = torch.bincount(evaluator.extract(pool)[1].argmax(1), minlength=10) / len(pool)
+        torch.testing.assert_close(row["eval/class_min_share"], float(predicted.min()))  # the histogram of these images
+        assert row["protocol"]["classes"] == 10
+        monitor = SymptomMonitor.from_config(CFG, real=pool)
+        events = monitor.judge(row, 400) + monitor.judge(row, 500)
+        measured[name] = (10 * row["eval/class_min_share"], row["eval/class_entropy"], [e.episode.name for e in events])
+    share, entropy, events = measured["all"]
+    assert share > 0.6 and entropy > 0.98 and events == [], measured  # measured 0.71 (21 of 297 are one class), 0.990
+    share, entropy, events = measured["no ones"]
+    assert share < 0.1 and entropy > CFG.class_entropy and events == ["class_imbalance"], measured  # the rare class alone
+    share, entropy, events = measured["sevens and nines"]
+    assert share > CFG.class_min_share and entropy < 0.8 and events == ["class_imbalance"], measured  # the entropy alone
+
+
+def test_class_imbalance_is_reported_during_training(tmp_path: Path, evaluator_cache) -> None:  # noqa: ANN001
+    """A DCGAN on digits with a 2-d latent covers a few digits only (yet its samples stay as spread as the data's,
+    so mode_collapse is silent); the same DCGAN with the preset's 100-d latent covers them all. Through the
+    trainer's evaluations (eval.every=100): symptoms.json, the 0/1 column and the report."""
+    over = QUIET + ["model.g_width=32", "model.d_width=32", "train.steps=350", "eval.every=100", "eval.metrics=[classes]",
+                    "eval.n=500"]
+    gankit.train("dcgan", "digits", out=tmp_path / "healthy", overrides=over)
+    gankit.train("dcgan", "digits", out=tmp_path / "sick", overrides=over + ["model.z_dim=2"])
+    evals = {name: [r for r in rows(tmp_path / name) if r.get("kind") == "eval"] for name in ("healthy", "sick")}
+    measured = {name: [(round(10 * r["eval/class_min_share"], 2), round(r["eval/class_entropy"], 3)) for r in rs]
+                for name, rs in evals.items()}
+    # measured: healthy (0.1, 0.908) (0.32, 0.939) (0.4, 0.944); sick (0.0, 0.737) (0.0, 0.731) (0.0, 0.804)
+    assert all(share == 0 and entropy < CFG.class_entropy for share, entropy in measured["sick"][:2]), measured
+    assert all(share > CFG.class_min_share and entropy > CFG.class_entropy
+               for share, entropy in measured["healthy"][1:]), measured  # after one low first evaluation
+    assert symptoms(tmp_path / "healthy") == {}
+    assert set(symptoms(tmp_path / "sick")) == {"class_imbalance"}  # not mode_collapse
+    episode = symptoms(tmp_path / "sick")["class_imbalance"]
+    assert (episode["began"], episode["detected"], episode["ended"]) == (100, 300, None)  # reported when the warm-up ends
+    assert episode["evidence"]["rarest share x classes"] < CFG.class_min_share and episode["evidence"]["classes"] == 10
+    flags = {r["step"]: r["symptom/class_imbalance"] for r in rows(tmp_path / "sick") if r.get("kind") != "eval"}
+    assert [step for step, flag in flags.items() if flag] == [350]  # the log row at 300 is written before that evaluation
+    report = (tmp_path / "sick" / "report.html").read_text()
+    assert "class_imbalance" in report and "rarest share x classes 0" in report

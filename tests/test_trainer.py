@@ -48,7 +48,7 @@ def test_metrics_and_tensorboard_are_written(tmp_path) -> None:  # noqa: ANN001
     run = gankit.train("wgan-gp", "digits", out=tmp_path / "r", overrides=TINY + ["data.image_size=16"])
     rows = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
     assert {"D/adv", "D/gp", "G/adv", "lr/G", "lr/D"} <= rows[-1].keys()
-    assert rows[-1]["D/gp"] >= 0
+    assert rows[-1]["D/gp"] > 0  # 10 mean((|grad D| - 1)^2): an untrained critic's gradient norm is not exactly 1
     assert list((run.path / "tb").glob("events.out.tfevents.*"))
     assert "wasserstein" in (run.path / "config.yaml").read_text()
 

@@ -27,9 +27,18 @@ class Phase:
     name: str  # shown in logs and errors, e.g. "D" or "G"
     step: Callable[[Batch, int], LossTerms]
     trains: str  # key of Recipe.param_groups()
-    repeats: int = 1  # e.g. n_critic discriminator updates per generator update
+    # updates per generator step: a number (n_critic) or a schedule ``step -> number`` of the 1-based generator
+    # step (WGAN's 100 critic steps early on; 0 skips the phase, e.g. D during SRGAN's MSE pre-training)
+    repeats: int | Callable[[int], int] = 1
     new_batch: bool = True  # draw a fresh real batch for each repeat (False: reuse the last one)
     after: Callable[[], None] | None = None  # runs after each optimiser step (weight clipping)
+
+    def repeats_at(self, step: int) -> int:
+        """How many updates this phase makes at generator step ``step``: a pure function of the step, so resumes are exact."""
+        n = self.repeats(step) if callable(self.repeats) else self.repeats
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"phase {self.name!r}: repeats at step {step} is {n!r}; it must be an int >= 0")
+        return n
 
 
 @dataclass
@@ -68,14 +77,20 @@ class EMA(nn.Module):
     """An exponential moving average copy of a network (Karras et al. 2018; Yazici et al. 2019).
 
     The decay ramps up as min(decay, (1 + t) / (10 + t)) so short runs are not
-    dominated by the random initialisation.
+    dominated by the random initialisation. Batch-norm statistics are not averaged: before the
+    averaged network samples, ``standing_stats`` measures them for the averaged weights
+    (BigGAN's "standing statistics"); the live network's statistics belong to other weights and
+    give visibly blurrier samples.
     """
+
+    STANDING_BATCHES, STANDING_BATCH_SIZE, STANDING_SEED = 16, 64, 12345
 
     def __init__(self, net: nn.Module, decay: float) -> None:
         super().__init__()
         self.decay = decay
         self.net = copy.deepcopy(net).eval().requires_grad_(False)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+        self._stats_fresh = False  # batch-norm statistics measured for the current averaged weights
 
     @torch.no_grad()
     def update(self, net: nn.Module) -> None:
@@ -84,8 +99,38 @@ class EMA(nn.Module):
         for avg, cur in zip(self.net.parameters(), net.parameters()):
             avg.lerp_(cur.detach(), 1 - decay)
         for avg, cur in zip(self.net.buffers(), net.buffers()):
-            avg.copy_(cur)  # BN statistics and spectral-norm vectors follow the live network
+            avg.copy_(cur)  # until standing_stats runs: the live network's (and spectral-norm vectors follow it)
         self.updates += 1
+        self._stats_fresh = False
+
+    @torch.no_grad()
+    def standing_stats(self, make_latent: Callable[[int, torch.Generator], "Latent"]) -> None:
+        """Measure the batch-norm statistics of the averaged network on fixed latents (its own generator,
+        so the training random state is untouched and the result depends on the weights alone)."""
+        norms = [m for m in self.net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        if self._stats_fresh or not norms:
+            return
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the batches below
+        device = next(self.net.parameters()).device
+        generator = torch.Generator(device=device).manual_seed(self.STANDING_SEED)
+        for m in norms:  # only the batch norms measure; spectral norm's power iteration and dropout stay still
+            m.train()
+        try:
+            for _ in range(self.STANDING_BATCHES):
+                latent = make_latent(self.STANDING_BATCH_SIZE, generator)
+                self.net(latent.z, latent.y)
+        finally:
+            self.net.eval()
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+        self._stats_fresh = True
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:  # noqa: ANN002,ANN003
+        self._stats_fresh = False  # loaded weights: measure again before sampling
+        super()._load_from_state_dict(*args, **kwargs)
 
 
 class Recipe(nn.Module):
@@ -220,8 +265,13 @@ class Recipe(nn.Module):
             self.ema.update(self.G)
 
     def sampler(self) -> nn.Module:
-        """The network used for samples: the EMA generator when enabled."""
-        return self.ema.net if self.ema is not None else self.G
+        """The network used for samples: the EMA generator when enabled (with batch-norm statistics of its
+        own weights when G's inputs are noise)."""
+        if self.ema is None:
+            return self.G
+        if not self.needs_data_to_sample:
+            self.ema.standing_stats(lambda n, generator: self.sample_latent(n, generator=generator))
+        return self.ema.net
 
     @torch.no_grad()
     def generate(self, latent: Latent, batch_size: int = 256, *, live: bool = False) -> Tensor:

@@ -6,11 +6,12 @@ recipe (see gankit/configs); none of them needs code of its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, unknown
 from gankit.losses import PENALTIES, Penalty, get_loss
 from gankit.nets import ModelConfig, NetSpec, build_nets
 from gankit.recipes.base import (Latent, LossTerms, Phase, Recipe, check_recipe_args, ranking_accuracy,  # noqa: F401
@@ -39,6 +40,27 @@ def build_items(registry: Registry, specs: Sequence, field: str) -> dict:
     return items
 
 
+@dataclass(frozen=True)
+class CriticSchedule:
+    """Arjovsky et al. 2017 (the reference code's Diters): ``boosted`` critic updates for the first ``boost_first``
+    generator steps and every ``boost_every``-th one, ``n_critic`` otherwise, so G learns from a near-optimal critic."""
+
+    n_critic: int = 5
+    boosted: int = 100
+    boost_first: int = 25
+    boost_every: int = 500
+
+    def __post_init__(self) -> None:
+        for name in ("n_critic", "boosted", "boost_first", "boost_every"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < (0 if name == "boost_first" else 1):
+                raise ConfigError(f"recipe_args.critic_schedule.{name}={getattr(self, name)!r}: must be an int >= "
+                                  f"{0 if name == 'boost_first' else 1}")
+
+    def __call__(self, step: int) -> int:
+        done = step - 1  # generator steps done before this one: the reference code's gen_iterations
+        return self.boosted if done < self.boost_first or done % self.boost_every == 0 else self.n_critic
+
+
 @register_recipe("gan")
 class GAN(Recipe):
     """Goodfellow et al. 2014, and every variant that differs only in nets, loss, penalties and terms."""
@@ -46,8 +68,8 @@ class GAN(Recipe):
     paper = "Goodfellow et al. 2014, Generative Adversarial Nets"
 
     def __init__(self, G: nn.Module, D: nn.Module, *, z_dim: int, loss: str = "nonsat",
-                 penalties: Mapping[str, Penalty] | None = None, terms: Mapping[str, Term] | None = None, n_critic: int = 1,
-                 num_classes: int = 0, tricks: Sequence[Trick] = ()) -> None:
+                 penalties: Mapping[str, Penalty] | None = None, terms: Mapping[str, Term] | None = None,
+                 n_critic: int | Callable[[int], int] = 1, num_classes: int = 0, tricks: Sequence[Trick] = ()) -> None:
         super().__init__()
         self.G, self.D = G, D
         self.z_dim, self.num_classes, self.n_critic = z_dim, num_classes, n_critic
@@ -58,8 +80,19 @@ class GAN(Recipe):
 
     @classmethod
     def from_config(cls, cfg, data) -> "GAN":  # noqa: ANN001
-        check_recipe_args(cfg.recipe_args, (), "gan")
-        return cls(*cls.build(cfg, data), **cls.common_args(cfg, data))
+        check_recipe_args(cfg.recipe_args, ("critic_schedule",), "gan")
+        common = cls.common_args(cfg, data)
+        schedule = cfg.recipe_args.get("critic_schedule")
+        if schedule is not None:  # n_critic stays the count between the boosts
+            if not isinstance(schedule, Mapping):
+                raise ConfigError(f"recipe_args.critic_schedule={schedule!r}: a mapping such as "
+                                  "{boosted: 100, boost_first: 25, boost_every: 500}, or null for a constant n_critic")
+            fields = ("boosted", "boost_first", "boost_every")
+            for key in schedule:
+                if key not in fields:
+                    raise ConfigError(f"recipe_args.critic_schedule: {unknown('key', key, fields)}")
+            common["n_critic"] = CriticSchedule(n_critic=cfg.n_critic, **schedule)
+        return cls(*cls.build(cfg, data), **common)
 
     @classmethod
     def common_args(cls, cfg, data) -> dict:  # noqa: ANN001

@@ -13,19 +13,23 @@ from gankit.recipes.gan import build_items, named_terms
 from gankit.recipes.translation import Translation, recipe_args, translation_data
 from gankit.types import Batch
 
-DEFAULTS = {"l1_weight": 100.0, "adv_weight": 1.0, "n_layers": 3, "dropout": 0.5}
+DEFAULTS = {"l1_weight": 100.0, "adv_weight": 1.0, "n_layers": 3, "dropout": 0.5, "test_dropout": True}
 
 
 @register_recipe("pix2pix")
 class Pix2Pix(Translation):
-    """Isola et al. 2017: U-Net G(a), PatchGAN D on the pair (a, b), adversarial loss + 100 x L1."""
+    """Isola et al. 2017: U-Net G(a), PatchGAN D on the pair (a, b), adversarial loss + 100 x L1.
+
+    G's only noise is its dropout, which stays on when sampling and evaluating (``test_dropout``), as in the paper."""
 
     paper = "Isola et al. 2017, Image-to-Image Translation with Conditional Adversarial Networks"
     has_targets = True
 
     def __init__(self, G: nn.Module, D: nn.Module, *, input_shape: tuple[int, ...], loss: str = "nonsat",
-                 l1_weight: float = 100.0, adv_weight: float = 1.0, penalties: Mapping[str, Penalty] | None = None) -> None:
+                 l1_weight: float = 100.0, adv_weight: float = 1.0, penalties: Mapping[str, Penalty] | None = None,
+                 test_dropout: bool = True) -> None:
         super().__init__()
+        self.test_dropout = test_dropout
         self.G, self.D, self.input_shape = G, D, tuple(input_shape)
         self.loss_name, self.adv = loss, get_loss(loss)
         self.l1_weight, self.adv_weight = l1_weight, adv_weight  # adv_weight 0: the paper's L1-only ablation
@@ -42,7 +46,7 @@ class Pix2Pix(Translation):
         D = PatchDiscriminator(source[0] + target[0], width=m.d_width, n_layers=args["n_layers"], norm=m.d_norm,
                                spectral=m.d_spectral_norm)
         return cls(G, D, input_shape=source, loss=cfg.loss, l1_weight=args["l1_weight"], adv_weight=args["adv_weight"],
-                   penalties=build_items(PENALTIES, cfg.penalties, "penalties"))
+                   penalties=build_items(PENALTIES, cfg.penalties, "penalties"), test_dropout=args["test_dropout"])
 
     def phases(self) -> list[Phase]:
         return [Phase("D", self.d_step, trains="D", after=self.constrain), Phase("G", self.g_step, trains="G", new_batch=False)]

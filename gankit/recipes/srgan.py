@@ -14,7 +14,7 @@ from gankit.recipes.base import Latent, LossTerms, Phase, register_recipe
 from gankit.recipes.translation import Translation, recipe_args, translation_data
 from gankit.types import Batch
 
-DEFAULTS = {"scale": 4, "n_blocks": 16, "content": "auto", "adv_weight": 1e-3}
+DEFAULTS = {"scale": 4, "n_blocks": 16, "content": "auto", "adv_weight": 1e-3, "pretrain": 0.8}
 CONTENTS = ("auto", "vgg", "mse")
 
 
@@ -23,6 +23,11 @@ def downsample(images: Tensor, scale: int) -> Tensor:
     h, w = images.shape[-2:]
     return F.interpolate(images, size=(h // scale, w // scale), mode="bicubic", antialias=True,
                          align_corners=False).clamp(-1, 1)
+
+
+def upsample(images: Tensor, scale: int) -> Tensor:
+    """Bicubic upsampling by ``scale``, kept in [-1, 1]: the baseline a super-resolver has to beat."""
+    return F.interpolate(images, scale_factor=scale, mode="bicubic", align_corners=False).clamp(-1, 1)
 
 
 def resolve_content(content: str) -> str:
@@ -49,17 +54,23 @@ def resolve_content(content: str) -> str:
 class SRGAN(Translation):
     """Ledig et al. 2017: SRResNet G (pixel-shuffle x2/x4), conv D; VGG19 content (or MSE) + 1e-3 x adversarial loss.
 
-    G sees bicubic-downsampled versions of the data's images and is scored against the originals."""
+    G sees bicubic-downsampled versions of the data's images and is scored against the originals. As in the
+    paper, G starts as an SRResNet: for the first ``pretrain_steps`` steps it trains on pixel MSE alone and D
+    sits out (its phase makes no update), then the GAN phase begins from that G."""
 
     paper = "Ledig et al. 2017, Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network"
     has_targets = True
     any_input_size = True
+    baseline_name = "bicubic"  # upsampling of the same inputs: eval reports psnr_bicubic, ssim_bicubic
 
     def __init__(self, G: nn.Module, D: nn.Module, *, scale: int, input_shape: tuple[int, ...], loss: str = "nonsat",
-                 content: str = "mse", adv_weight: float = 1e-3) -> None:
+                 content: str = "mse", adv_weight: float = 1e-3, pretrain_steps: int = 0) -> None:
         super().__init__()
         if content not in ("vgg", "mse"):
             raise ConfigError(f"recipe_args.content={content!r}: must be vgg or mse once resolved")
+        if pretrain_steps < 0:
+            raise ConfigError(f"srgan: pretrain_steps={pretrain_steps} must be >= 0 (0: no SRResNet pre-training)")
+        self.pretrain_steps = pretrain_steps
         self.G, self.D, self.scale, self.input_shape = G, D, scale, tuple(input_shape)
         self.loss_name, self.adv, self.adv_weight, self.content = loss, get_loss(loss), adv_weight, content
         self._vgg: list[nn.Module] = []  # loaded at first use, kept out of state_dict (frozen ImageNet weights)
@@ -74,6 +85,9 @@ class SRGAN(Translation):
         if size % scale or size // scale < 2:
             raise ConfigError(f"srgan: data.image_size={size} (the high-resolution size) must be a multiple of "
                               f"recipe_args.scale={scale} with at least 2 low-resolution pixels")
+        if not 0 <= args["pretrain"] < 1:
+            raise ConfigError(f"recipe_args.pretrain={args['pretrain']}: the fraction of train.steps that pre-trains "
+                              "G on pixel MSE must be in [0, 1) (0: no pre-training)")
         content = resolve_content(args["content"])
         if content == "vgg" and size < 16:
             raise ConfigError(f"srgan: the VGG content loss needs images of at least 16 px (data.image_size={size}); "
@@ -81,13 +95,20 @@ class SRGAN(Translation):
         G = SRResNet(shape[0], scale=scale, width=cfg.model.g_width, n_blocks=args["n_blocks"])
         D = SRDiscriminator(shape[0], width=cfg.model.d_width, spectral=cfg.model.d_spectral_norm)
         return cls(G, D, scale=scale, input_shape=(shape[0], size // scale, size // scale), loss=cfg.loss,
-                   content=content, adv_weight=args["adv_weight"])
+                   content=content, adv_weight=args["adv_weight"], pretrain_steps=int(args["pretrain"] * cfg.train.steps))
 
     def config_updates(self) -> dict:
         return {"content": self.content}  # the run's config records which content loss was used
 
     def phases(self) -> list[Phase]:
-        return [Phase("D", self.d_step, trains="D"), Phase("G", self.g_step, trains="G", new_batch=False)]
+        return [Phase("D", self.d_step, trains="D", repeats=self.d_updates), Phase("G", self.g_step, trains="G", new_batch=False)]
+
+    def pretraining(self, step: int) -> bool:
+        return step <= self.pretrain_steps
+
+    def d_updates(self, step: int) -> int:
+        """D's updates at ``step``: none while G pre-trains as an SRResNet, then one per G step."""
+        return 0 if self.pretraining(step) else 1
 
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         fake = self.G(downsample(batch.x, self.scale)).detach()
@@ -97,6 +118,8 @@ class SRGAN(Translation):
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
         fake = self.G(downsample(batch.x, self.scale))
+        if self.pretraining(step):
+            return {"mse": pixel_mse(output=fake, target=batch.x)}  # SRResNet's objective: PSNR-oriented
         return {"content": self.content_loss(fake, batch.x),
                 "adv": self.adv_weight * self.adv.g(fake=self.D(fake).logit)}
 
@@ -116,3 +139,6 @@ class SRGAN(Translation):
 
     def input_count(self, data) -> int:  # noqa: ANN001
         return len(data)
+
+    def baseline(self, latent: Latent) -> Tensor:
+        return upsample(latent.z, self.scale)

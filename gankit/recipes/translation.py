@@ -8,6 +8,9 @@ know the difference: it still calls the same hooks and sums the same named loss 
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -25,6 +28,8 @@ class Translation(Recipe):
     needs_data_to_sample = True
     any_input_size = False  # fully convolutional at any size (SRGAN); else inputs must match the training size
     input_shape: tuple[int, ...] = ()  # (C, H, W) of G's input at training time
+    test_dropout = False  # sample with G's dropout on, as its noise (pix2pix); else everything in eval mode
+    baseline_name: str | None = None  # what ``baseline`` computes; psnr/ssim report psnr_<name>, ssim_<name> beside G's
 
     # --- what subclasses say about their data -------------------------------------------------
     def inputs(self, data, index: Tensor, labels: Tensor | None) -> Latent:  # noqa: ANN001  (Dataset)
@@ -34,6 +39,15 @@ class Translation(Recipe):
 
     def input_count(self, data) -> int:  # noqa: ANN001
         return len(data.a) if data.a is not None else len(data)
+
+    def baseline(self, latent: Latent) -> Tensor | None:
+        """An output made without learning (SRGAN: bicubic upsampling), scored beside G's by psnr/ssim; None: none."""
+        return None
+
+    def sampler(self) -> nn.Module:
+        """The (EMA) generator; with ``test_dropout`` it keeps its dropout on, as in the pix2pix paper."""
+        net = super().sampler()
+        return DropoutSampler(net) if self.test_dropout else net
 
     def translator(self, to: int | None, n: int) -> tuple[nn.Module, Tensor | None]:
         """The network that translates to domain ``to`` and its labels; default: the (EMA) generator, one direction."""
@@ -72,6 +86,52 @@ class Translation(Recipe):
         return run_generator(net, Latent(images, labels), batch_size)
 
 
+class DropoutSampler(nn.Module):
+    """Isola et al. 2017: "we apply dropout at test time" -- G runs with its dropout on as noise, all else in eval mode.
+
+    Each image's masks are drawn from a seed made from that image (and the layer), not from the global random
+    stream: G(a) is one reproducible function of a, the same in ``sample``, ``eval`` and ``translate`` whatever
+    the batch around it, and sampling never moves the training's random stream.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self._net = [net]  # not a sub-module: run_generator's eval()/train() on this wrapper must not reach G
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        net = self._net[0]
+        seeds = [input_seed(image) for image in z.detach().float().cpu()]  # z: (B, C, H, W) input images
+        dropouts = [m for m in net.modules() if isinstance(m, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d))]
+        hooks = [m.register_forward_hook(functools.partial(_drop, seeds=seeds, layer=i)) for i, m in enumerate(dropouts)]
+        modes = {m: m.training for m in net.modules()}
+        net.eval()  # the dropout layers pass their input through; the hooks apply the masks
+        try:
+            return net(z, y)
+        finally:
+            for hook in hooks:
+                hook.remove()
+            for m, mode in modes.items():
+                m.training = mode
+
+
+def _drop(module: nn.Module, inputs: tuple, output: Tensor, *, seeds: list[int], layer: int) -> Tensor:
+    """nn.Dropout's masking (keep with 1 - p, scale by 1 / (1 - p)), each sample's mask from its own seed."""
+    channelwise = isinstance(module, (nn.Dropout1d, nn.Dropout2d, nn.Dropout3d))  # they zero whole channels
+    shape = output.shape[1:2] + (1,) * (output.dim() - 2) if channelwise else output.shape[1:]
+    keep = 1.0 - module.p
+    masks = []
+    for seed in seeds:
+        generator = torch.Generator(device=output.device).manual_seed((seed + layer * 0x9E3779B97F4A7C15) % 2**63)
+        masks.append(torch.rand(shape, generator=generator, device=output.device) < keep)
+    return output * torch.stack(masks).to(output.dtype) / keep
+
+
+def input_seed(image: Tensor) -> int:
+    """A 63-bit seed that is a function of an image's values (the same input draws the same dropout masks)."""
+    data = image.detach().float().cpu().contiguous().numpy().tobytes()  # a no-op copy for a CPU float image
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") >> 1
+
+
 def displayable(images: list[Tensor]) -> list[Tensor]:
     """Bring images to a common size (nearest upscaling, so low-resolution inputs look pixelated) and channels."""
     size = max(x.shape[-1] for x in images)
@@ -108,4 +168,4 @@ def recipe_args(cfg, allowed: dict, recipe: str) -> dict:  # noqa: ANN001
     return {**allowed, **cfg.recipe_args}
 
 
-__all__ = ["Translation", "displayable", "translation_data", "recipe_args"]
+__all__ = ["Translation", "DropoutSampler", "displayable", "translation_data", "recipe_args"]

@@ -104,12 +104,17 @@ def _table(header: list[str], body: list[list[Any]]) -> str:
     return f"<table><tr>{head}</tr>{rows}</table>"
 
 
+def _evidence(evidence: dict[str, Any]) -> str:
+    """The numbers that made a detector's call, e.g. 'eval/class_min_share 0.002, classes 10, ...'."""
+    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in evidence.items())
+
+
 def _symptom_section(found: list[dict], symptoms_on: bool) -> str:
     if not found:
         note = "none detected" if symptoms_on else "detectors were off (symptoms.enabled=false)"
         return f"<h2>Symptoms</h2><p class='ok'>{note}</p>"
     body = [[s.get("name"), s.get("began"), s.get("ended") if s.get("ended") is not None else "still present",
-             s.get("description", ""), json.dumps(s.get("evidence", {}))] for s in found]
+             s.get("description", ""), _evidence(s.get("evidence", {}))] for s in found]
     return ("<h2>Symptoms</h2><p class='warn'>The detectors flagged the failure symptoms below; "
             "see README 'Symptoms' for what each means and what to try.</p>"
             + _table(["symptom", "began at step", "ended", "what", "evidence"], body))

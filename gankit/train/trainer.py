@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -13,9 +14,10 @@ from tqdm import tqdm
 from gankit.config import Config
 from gankit.errors import NonFiniteLossError
 from gankit.recipes.base import Latent, Phase, Recipe
+from gankit.train.budget import Costs, Schedule, format_left, steps_for_budget, warmup_seconds
 from gankit.train.checkpoint import LATEST, atomic_save, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from gankit.train.rundir import RunDir
-from gankit.train.symptoms import SymptomMonitor, warning_line
+from gankit.train.symptoms import Event, SymptomMonitor, warning_line
 from gankit.types import Batch, DataInfo
 from gankit.viz import picture, save_png
 
@@ -37,9 +39,11 @@ def make_schedulers(optimizers: dict[str, torch.optim.Optimizer], cfg: Config) -
     """Constant lr, then linear decay to zero from optim.decay_from * train.steps to the end (CycleGAN's schedule)."""
     if cfg.optim.decay_from is None:
         return {}
-    total = cfg.train.steps
-    start = int(cfg.optim.decay_from * total)
-    factor = lambda step: 1.0 - max(0, step - start) / max(1, total - start)  # noqa: E731
+    def factor(step: int) -> float:  # reads train.steps when called: train.minutes fixes it after the warm-up
+        total = cfg.train.steps
+        start = int(cfg.optim.decay_from * total)
+        return 1.0 - max(0, step - start) / max(1, total - start)
+
     return {name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in optimizers.items()}
 
 
@@ -63,6 +67,7 @@ class Trainer:
         self.symptoms = SymptomMonitor.from_config(cfg.symptoms, real=loader.data.x) if cfg.symptoms.enabled else None
         self._grad_norms: dict[str, Tensor] = {}
         self._t0 = time.time()
+        self.deadline: float | None = None  # train.minutes: when the budget ends (time.time())
 
     def _fixed_labels(self, n: int) -> Tensor | None:
         """Conditional recipes (and InfoGAN's first code): each grid row shows one class."""
@@ -110,6 +115,34 @@ class Trainer:
         if self.run.main:
             save_checkpoint(self.state_dict(), self.run.checkpoints, self.step, self.cfg.train.keep_checkpoints)
 
+    # --- the wall-clock budget (train.minutes) -------------------------------------
+    def fit_budget(self, started: float) -> int:
+        """Set train.steps so that the whole run, begun at ``started`` (time.time()), ends within train.minutes.
+
+        The speed comes from a warm-up of real training steps on this trainer, which is then thrown away:
+        the caller builds the run afresh with the chosen train.steps (gankit.api._fit).
+        """
+        budget = 60.0 * self.cfg.train.minutes
+        self.deadline = started + budget
+        phases, times, updates = self.recipe.phases(), [], []
+        updates_at = lambda step: sum(phase.repeats_at(step) for phase in phases)  # noqa: E731
+        warm_until = time.time() + warmup_seconds(budget)
+        while len(times) < 5 or time.time() < warm_until:  # the first two steps pay one-off costs: not counted
+            self.step += 1
+            times.append(_timed(lambda: self.train_step(phases), self.device))
+            updates.append(updates_at(self.step))
+        per_update = sorted(t / max(1, u) for t, u in zip(times[2:], updates[2:]))  # the median: robust to hiccups
+        costs = Costs(update=per_update[len(per_update) // 2],
+                      sample=_timed(lambda: self.recipe.show(self.fixed, self.recipe.generate(self.fixed)), self.device),
+                      checkpoint=_timed(lambda: torch.save(self.state_dict(), io.BytesIO()), self.device),
+                      evaluation=_timed(lambda: self.evaluation(self.recipe, self.step), self.device) if self.evaluation else 0.0,
+                      log=_timed(lambda: self.recipe.generate(self.fixed[:self.cfg.symptoms.samples], live=True), self.device)
+                      if self.symptoms is not None else 0.0)
+        t = self.cfg.train
+        schedule = Schedule(t.sample_every, t.checkpoint_every, self.cfg.eval.every if self.evaluation else 0, t.log_every)
+        t.steps = steps_for_budget(self.deadline - time.time(), costs, schedule, updates_at)
+        return t.steps
+
     # --- the loop -------------------------------------------------------------------
     def fit(self) -> None:
         t = self.cfg.train
@@ -135,8 +168,9 @@ class Trainer:
         probe_grads = self.symptoms is not None and self._is_log_step()
         for phase in phases:
             optimizer = self.optimizers[phase.trains]
+            terms: dict[str, Tensor] = {}  # stays empty when the phase's schedule skips this step
             with self._only_trains(phase.trains):
-                for _ in range(phase.repeats):
+                for _ in range(phase.repeats_at(self.step)):
                     if phase.new_batch or batch is None:
                         batch = self.loader.next()
                     optimizer.zero_grad(set_to_none=True)
@@ -203,7 +237,8 @@ class Trainer:
             postfix = ", ".join(f"{k}={v:.3f}" for k, v in row.items() if "/" in k and not k.startswith("lr/"))
             tags = self._check_symptoms(row)
             self.run.log(row)
-            bar.set_postfix_str(f"{postfix} {tags}".strip(), refresh=False)
+            left = format_left(self.deadline - time.time()) if self.deadline is not None else ""
+            bar.set_postfix_str(" ".join(part for part in (postfix, tags, left) if part), refresh=False)
             self._sums, self._count = {}, 0
         if self.step % t.sample_every == 0 or last:
             self.save_samples()
@@ -227,6 +262,8 @@ class Trainer:
             atomic_save(self.state_dict(), self.run.checkpoints / "best.pt")
         bar.write(f"step {self.step}: " + ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in row.items()
                                                     if k.startswith("eval/")) + (" (best so far)" if better else ""))
+        if self.symptoms is not None:  # class_imbalance reads the evaluation's class histogram
+            self._symptom_events(self.symptoms.judge(row, self.step))
 
     def _check_symptoms(self, row: dict) -> str:
         """Add the symptom signals and 0/1 columns to ``row``; warn once when a symptom begins; the bar's tags."""
@@ -235,13 +272,16 @@ class Trainer:
         row.update({k: float(v) for k, v in self._grad_norms.items()})
         self._grad_norms = {}
         fixed = self.fixed[:self.cfg.symptoms.samples]
-        events = self.symptoms.update(row, self.step, samples=self.recipe.generate(fixed, live=True))
+        self._symptom_events(self.symptoms.update(row, self.step, samples=self.recipe.generate(fixed, live=True)))
+        return self.symptoms.tags()
+
+    def _symptom_events(self, events: list[Event]) -> None:
+        """One console line when a symptom begins; symptoms.json rewritten when one begins or ends."""
         for event in events:
             if event.kind == "began" and self.run.main:
                 tqdm.write(warning_line(event))
         if events:
             self._write_symptoms()
-        return self.symptoms.tags()
 
     def _write_symptoms(self) -> None:
         if self.symptoms is not None:
@@ -264,6 +304,17 @@ def configure_determinism(deterministic: bool) -> None:
         torch.use_deterministic_algorithms(True)
     else:
         torch.backends.cudnn.benchmark = True
+
+
+def _timed(fn: Callable[[], object], device: torch.device) -> float:
+    """Seconds ``fn()`` takes, with the device's queued work finished (CUDA runs asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
 
 
 def _grad_norm(params: list[torch.nn.Parameter]) -> Tensor:
