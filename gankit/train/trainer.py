@@ -5,6 +5,7 @@ import contextlib
 import io
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 
 import torch
@@ -187,8 +188,10 @@ class Trainer:
             logs.update({f"{phase.name}/{k}": v.detach() for k, v in terms.items()})
             logs.update({f"{phase.name}/{k}": torch.as_tensor(v).detach() for k, v in self.recipe.stats.items()})
             self.recipe.stats.clear()
-        for scheduler in self.schedulers.values():
-            scheduler.step()
+        with warnings.catch_warnings():  # a phase its schedule skipped (SRGAN's D while G pre-trains) still
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step\\(\\)` before")  # follows the step count
+            for scheduler in self.schedulers.values():
+                scheduler.step()
         self.recipe.update_ema()
         return logs
 
