@@ -40,11 +40,9 @@ def make_schedulers(optimizers: dict[str, torch.optim.Optimizer], cfg: Config) -
     """Constant lr, then linear decay to zero from optim.decay_from * train.steps to the end (CycleGAN's schedule)."""
     if cfg.optim.decay_from is None:
         return {}
-    def factor(step: int) -> float:  # reads train.steps when called: train.minutes fixes it after the warm-up
-        total = cfg.train.steps
-        start = int(cfg.optim.decay_from * total)
-        return 1.0 - max(0, step - start) / max(1, total - start)
-
+    total = cfg.train.steps
+    start = int(cfg.optim.decay_from * total)
+    factor = lambda step: 1.0 - max(0, step - start) / max(1, total - start)  # noqa: E731
     return {name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in optimizers.items()}
 
 
