@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit import config as cfgmod
 from gankit.api import build_recipe, pick_device
 from gankit.config import Config, list_presets, resolve
 from gankit.data import Dataset, InMemoryLoader
@@ -120,13 +121,12 @@ class EngineSide:
 
     def steps(self, k: int) -> None:
         """``k`` more generator steps through Trainer.fit()."""
-        self.trainer.cfg.train.steps = self.trainer.step + k
+        self.trainer.cfg = cfgmod.replace(self.trainer.cfg, train={"steps": self.trainer.step + k})  # read-only: a new one
         self.trainer.fit()
 
 
 def make_engine(cfg: Config, data: Dataset, device: torch.device, folder: Path) -> EngineSide:
     """Recipe, loader and trainer exactly as gankit.train builds them, writing into ``folder``."""
-    cfg = copy.deepcopy(cfg)  # fit() is steered through cfg.train.steps
     recipe = build_recipe(cfg, data_info(data), device)
     run = _OpenRunDir(folder)
     run.create()
@@ -222,8 +222,8 @@ class PlainLoop:
         self.z_dim, self.num_classes = getattr(recipe, "z_dim", 0), getattr(recipe, "num_classes", 0)
         self.layout = getattr(recipe, "layout", None)  # InfoGAN's code layout
         self.info = recipe.terms.get("info") if self.layout is not None else None
-        self.opt_g = make_optimizer(list(self.G.parameters()), cfg, cfg.optim.lr_g)
-        self.opt_d = make_optimizer(list(self.D.parameters()), cfg, cfg.optim.lr_d)
+        self.opt_g = make_optimizer(list(self.G.parameters()), cfg, cfg.optim.settings("G").lr)
+        self.opt_d = make_optimizer(list(self.D.parameters()), cfg, cfg.optim.settings("D").lr)
         self.ema_decay = cfg.ema
         self.ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema is not None else None
         self.ema_updates = 0

@@ -142,8 +142,8 @@ class PlainLoop:
                  discs: list[str]) -> None:
         self.networks = networks  # recipe attribute name -> this loop's copy
         self.batches = make_loader(cfg, data)
-        self.opt_g = make_optimizer(params([networks[n] for n in gens]), cfg, cfg.optim.lr_g)
-        self.opt_d = make_optimizer(params([networks[n] for n in discs]), cfg, cfg.optim.lr_d)
+        self.opt_g = make_optimizer(params([networks[n] for n in gens]), cfg, cfg.optim.settings("G").lr)
+        self.opt_d = make_optimizer(params([networks[n] for n in discs]), cfg, cfg.optim.settings("D").lr)
         decay = cfg.optim.decay_from is not None
         self.schedules = [linear_decay(o, cfg) for o in (self.opt_g, self.opt_d)] if decay else []
         self.d_loss, self.g_loss = D_LOSSES[cfg.loss], G_LOSSES[cfg.loss]

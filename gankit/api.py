@@ -11,10 +11,13 @@ import torch
 from torch import Tensor
 
 from gankit import config as cfgmod
+from gankit import distributed
 from gankit.config import Config
+from gankit.distributed import SHARED
 from gankit.errors import ConfigError, GankitError
-from gankit.recipes import RECIPES, Latent, Recipe
-from gankit.train.checkpoint import LATEST, load_checkpoint
+from gankit.recipes import RECIPES, InfoGAN, Latent, Recipe
+from gankit.recipes.translation import Translation
+from gankit.train.checkpoint import LATEST, check_world_size, load_checkpoint, saved_world_size
 from gankit.train.rundir import RunDir
 from gankit.train.trainer import Trainer, configure_determinism
 from gankit.types import DataInfo
@@ -25,15 +28,21 @@ RESUMABLE_KEYS = ("train.steps", "train.checkpoint_every", "train.sample_every",
 
 
 def pick_device(name: str) -> torch.device:
-    """'auto' -> CUDA when present, else CPU."""
+    """'auto' -> CUDA when present, else CPU. Under torchrun a CUDA device is this process's GPU, cuda:LOCAL_RANK."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ConfigError(f"device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={name!r} but CUDA is not available here; use device=cpu or device=auto")
+    if device.type == "cuda" and distributed.world_size() > 1:
+        if device.index not in (None, distributed.local_rank()):
+            raise ConfigError(f"device={name!r}: under torchrun each process trains on its own GPU, cuda:LOCAL_RANK; "
+                              "use device=cuda or device=auto (CUDA_VISIBLE_DEVICES picks the GPUs)")
+        device = torch.device("cuda", distributed.local_rank())
     return device
 
 
@@ -66,7 +75,7 @@ class Run:
 
     def latent(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Latent:
         """G's inputs for n samples: noise, or (translation runs) n input images of the run's data set."""
-        data = self.input_data() if self.recipe.needs_data_to_sample else None
+        data = self.input_data() if isinstance(self.recipe, Translation) else None
         return self.recipe.fixed_latent(n, labels=self._labels(n, labels), data=data, generator=self._generator(seed))
 
     def sample(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Tensor:
@@ -106,8 +115,6 @@ class Run:
 
     def input_spec(self) -> tuple[int, tuple[int, int] | None]:
         """(channels, (H, W) or None when any size works) of the images translate() takes."""
-        from gankit.recipes.translation import Translation
-
         if not isinstance(self.recipe, Translation):
             raise ConfigError(f"preset {self.config.preset!r} generates from noise; translate() is for the translation "
                               "recipes (pix2pix, cyclegan, stargan, srgan). Use sample()")
@@ -126,7 +133,7 @@ class Run:
 
     def domain_index(self, to: int | str | None) -> int | None:
         """A domain given by name or index -> its index (None stays None)."""
-        names = self.recipe.domain_names()
+        names = self.recipe.domain_names() if isinstance(self.recipe, Translation) else []
         if to is None or isinstance(to, int):
             return to
         if to in names:
@@ -169,7 +176,7 @@ class Run:
         return {"path": str(self.path), "preset": self.config.preset, "recipe": self.config.recipe,
                 "paper": self.config.paper, "data": self.data.to_dict(), "step": self.step,
                 "steps": self.config.train.steps, "parameters": n_params, "ema": self.config.ema,
-                "loss": self.config.loss, "codes": self.recipe.code_names()}
+                "loss": self.config.loss, "codes": self.recipe.code_names() if isinstance(self.recipe, InfoGAN) else []}
 
 
 def seed_everything(seed: int) -> None:
@@ -177,6 +184,7 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    SHARED.seed(seed)
 
 
 def build_recipe(cfg: Config, data: DataInfo, device: torch.device) -> Recipe:
@@ -228,22 +236,24 @@ def train(preset: str, data: str | None = None, *, out: str | Path | None = None
     """
     started = time.time()  # train.minutes budgets the whole run, data loading included
     cfg = cfgmod.resolve(preset, data, overrides, extra=config or None)
-    run = RunDir(out or default_out(cfg))
-    run.create()
-    try:
-        run.write_text(run.config, cfgmod.to_yaml(cfg))
-        return _fit(cfg, run, resume=False, started=started)
-    except GankitError:
-        run.discard_unstarted()  # e.g. the data could not be loaded: leave no half-made run behind
-        raise
+    with distributed.process_group(pick_device(cfg.device).type):  # under torchrun: join the job, leave it at the end
+        run = RunDir(distributed.broadcast_object(str(out or default_out(cfg))))  # rank 0's clock names the run
+        run.create()
+        try:
+            run.write_text(run.config, cfgmod.to_yaml(cfg))
+            return _fit(cfg, run, resume=False, started=started)
+        except GankitError:
+            run.discard_unstarted()  # e.g. the data could not be loaded: leave no half-made run behind
+            raise
 
 
 def resume(run_dir: str | Path, overrides: list[str] | None = None) -> Run:
-    """Continue a run from its latest checkpoint (exactly, in deterministic mode)."""
-    run = RunDir(run_dir)
-    if not run.config.is_file():
-        raise ConfigError(f"cannot resume {run.path}: no config.yaml there (is it a gankit run directory?)")
-    cfg = cfgmod.from_yaml(run.config)
+    """Continue a run from its latest checkpoint (exactly, in deterministic mode), with as many processes as it
+    was trained with."""
+    where = RunDir(run_dir)
+    if not where.config.is_file():
+        raise ConfigError(f"cannot resume {where.path}: no config.yaml there (is it a gankit run directory?)")
+    cfg = cfgmod.from_yaml(where.config)
     if overrides:
         for item in overrides:
             key = item.split("=", 1)[0]
@@ -251,8 +261,13 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None) -> Run:
                 raise ConfigError(f"{key} cannot change when resuming (it would change the networks, data or "
                                   f"optimisation); allowed: {', '.join(RESUMABLE_KEYS)}")
         cfg = cfgmod.validate(cfgmod.merge([cfg, cfgmod.parse_overrides(overrides)]))
-        run.write_text(run.config, cfgmod.to_yaml(cfg))
-    return _fit(cfg, run, resume=True)
+    # before joining the job: every rank fails at once, with the same message
+    check_world_size(saved_world_size(where.checkpoints / LATEST), distributed.launched_world_size(), where.path)
+    with distributed.process_group(pick_device(cfg.device).type):
+        run = RunDir(where.path)  # after joining: RunDir.main knows the rank
+        if overrides:
+            run.write_text(run.config, cfgmod.to_yaml(cfg))
+        return _fit(cfg, run, resume=True)
 
 
 def _evaluation(cfg: Config, info: DataInfo, recipe: Recipe, device: torch.device):  # noqa: ANN202
@@ -266,9 +281,29 @@ def _evaluation(cfg: Config, info: DataInfo, recipe: Recipe, device: torch.devic
     best_key(cfg.eval)
     state = rng_state()
     try:
-        return Evaluation(cfg.eval, cfg.data, info, recipe, device, train_missing=True)
+        with distributed.main_first():  # a domain evaluator is trained and cached once, by rank 0
+            return Evaluation(cfg.eval, cfg.data, info, recipe, device, train_missing=True)
     finally:
         set_rng_state(state)
+
+
+def _build_for_rank(cfg: Config, info: DataInfo, device: torch.device) -> Recipe:
+    """``build_recipe`` (the same networks on every rank), then under torchrun: batch norms synchronised with
+    model.sync_bn, and this rank's own global random stream (``rank_seed``: rank 0 keeps the one a single process
+    has, so one process trains exactly as before)."""
+    recipe = build_recipe(cfg, info, device)
+    if distributed.world_size() > 1:
+        if cfg.model.sync_bn:
+            from gankit.train.parallel import convert_sync_batchnorm
+
+            for net in recipe.networks().values():  # not the EMA copy: it never trains, and samples on rank 0 alone
+                convert_sync_batchnorm(net, device)
+        if distributed.rank() > 0:
+            seed = distributed.rank_seed(cfg.seed)
+            random.seed(seed)
+            np.random.seed(seed)
+            torch.manual_seed(seed)  # the shared noise stream (SHARED) stays as build_recipe seeded it
+    return recipe
 
 
 def _fit(cfg: Config, run: RunDir, *, resume: bool, started: float | None = None) -> Run:
@@ -276,37 +311,36 @@ def _fit(cfg: Config, run: RunDir, *, resume: bool, started: float | None = None
 
     configure_determinism(cfg.train.deterministic)
     device = pick_device(cfg.device)
-    dataset = load_dataset(cfg.data.name, split=cfg.data.split, image_size=cfg.data.image_size,
-                           channels=cfg.data.channels, root=cfg.data.root, limit=cfg.data.limit, seed=cfg.seed,
-                           pairing=cfg.data.pairing, domains=cfg.data.domains).to(device)
+    with distributed.main_first():  # a download (or a cache) is made once, by rank 0
+        dataset = load_dataset(cfg.data.name, split=cfg.data.split, image_size=cfg.data.image_size,
+                               channels=cfg.data.channels, root=cfg.data.root, limit=cfg.data.limit, seed=cfg.seed,
+                               pairing=cfg.data.pairing, domains=cfg.data.domains).to(device)
     info = DataInfo(dataset.name, dataset.sample_shape, dataset.num_classes, dataset.kind, dataset.class_names,
                     source_shape=dataset.source_shape, pairing=dataset.pairing)
-    recipe = build_recipe(cfg, info, device)
-    updates = recipe.config_updates()  # e.g. which content loss SRGAN resolved "auto" to
-    if updates and not resume:
-        cfg.recipe_args.update(updates)
-        run.write_text(run.config, cfgmod.to_yaml(cfg))
+    recipe = _build_for_rank(cfg, info, device)
     reference = dataset.x[:2000] if dataset.kind == "points" else None
     evaluation = _evaluation(cfg, info, recipe, device)
 
-    def make_trainer(recipe: Recipe) -> Trainer:
+    def make_trainer(cfg: Config, recipe: Recipe) -> Trainer:
         loader = InMemoryLoader(dataset, cfg.train.batch_size, seed=cfg.seed, augment=cfg.data.augment)
         return Trainer(recipe, loader, cfg, run, device, info, reference=reference, evaluation=evaluation)
 
-    trainer = make_trainer(recipe)
+    trainer = make_trainer(cfg, recipe)
     if resume:
         trainer.resume()
     elif cfg.train.minutes is not None:  # a resumed run keeps the steps chosen when it began
-        trainer.fit_budget(started if started is not None else time.time())
+        steps = trainer.fit_budget(started if started is not None else time.time())  # the same on every rank
+        cfg = cfgmod.replace(cfg, train={"steps": steps})
         run.write_text(run.config, cfgmod.to_yaml(cfg))
         # the warm-up trained this copy: start afresh, exactly as a run given train.steps would (a recipe may
         # read train.steps when it is built, e.g. SRGAN's pre-training length)
         deadline = trainer.deadline
-        recipe = build_recipe(cfg, info, device)
-        trainer = make_trainer(recipe)
+        recipe = _build_for_rank(cfg, info, device)
+        trainer = make_trainer(cfg, recipe)
         trainer.deadline = deadline
     trainer.fit()
-    from gankit.report import write_report
+    if run.main:
+        from gankit.report import write_report
 
-    write_report(run.path)
+        write_report(run.path)
     return Run(run.path, cfg, recipe, info, trainer.step, device)

@@ -49,17 +49,61 @@ def cmd_train(args: argparse.Namespace) -> None:
             overrides.insert(0, args.preset)
         elif args.preset:
             raise GankitError(f"--resume continues a run with its own preset; drop {args.preset!r}")
-        run = gankit.resume(args.resume, overrides)
     else:
         if not args.preset:
             raise GankitError("train needs a preset (e.g. `gankit train dcgan --data digits`) or --resume RUN_DIR; "
                               "`gankit list` shows the presets")
         if args.minutes is not None:
             overrides.append(f"train.minutes={args.minutes}")
+    if args.nproc is not None and args.nproc < 1:
+        raise GankitError(f"--nproc must be >= 1, got {args.nproc}")
+    if args.nproc is not None and args.nproc > 1:
+        _launch_train(args, overrides)
+        return
+    if args.resume:
+        run = gankit.resume(args.resume, overrides)
+    else:
         run = gankit.train(args.preset, args.data, out=args.out, overrides=overrides)
-    print(f"run directory: {run.path}")
-    print(f"samples:       {run.path / 'samples'}")
-    print(f"report:        {run.path / 'report.html'}")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one summary (rank 0's)
+        print(f"run directory: {run.path}")
+        print(f"samples:       {run.path / 'samples'}")
+        print(f"report:        {run.path / 'report.html'}")
+
+
+def _launch_train(args: argparse.Namespace, overrides: list[str]) -> None:
+    """``--nproc N``: this train command in N processes on this machine, started by torch's elastic launcher
+    (``torchrun --standalone --nproc_per_node N -m gankit train ...``). Bad input fails here, before any process
+    starts (exit 2); a failed rank's exit status becomes this command's."""
+    from gankit import config as cfgmod
+    from gankit.train.checkpoint import LATEST, check_world_size, saved_world_size
+    from gankit.train.rundir import RunDir
+
+    if "LOCAL_RANK" in os.environ:
+        raise GankitError("--nproc starts torchrun itself: under torchrun, leave it out (torchrun's --nproc_per_node "
+                          "says how many processes)")
+    if args.resume:
+        run = RunDir(args.resume)
+        if not run.config.is_file():
+            raise GankitError(f"cannot resume {run.path}: no config.yaml there (is it a gankit run directory?)")
+        check_world_size(saved_world_size(run.checkpoints / LATEST), args.nproc, run.path)
+        argv = ["train", "--resume", str(args.resume), *overrides]
+    else:
+        cfgmod.resolve(args.preset, args.data, overrides)  # a config error now, not once per rank
+        if args.out:
+            RunDir(args.out).check_new()
+        argv = ["train", args.preset, *overrides, *(["--data", args.data] if args.data else []),
+                *(["--out", str(args.out)] if args.out else [])]
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun
+
+    try:
+        torchrun(["--standalone", f"--nproc_per_node={args.nproc}", "-m", "gankit", *argv])
+    except ChildFailedError as e:
+        code = e.get_first_failure()[1].exitcode
+        raise SystemExit(code if code > 0 else 128 - code if code < 0 else 1) from None
+    except SignalException as e:  # Ctrl-C or a kill of the launcher: it has stopped the ranks (which said so)
+        raise SystemExit(128 + int(e.sigval)) from None
 
 
 def _write_image(image, out: Path) -> None:  # noqa: ANN001
@@ -73,10 +117,11 @@ def _write_image(image, out: Path) -> None:  # noqa: ANN001
 
 def cmd_sample(args: argparse.Namespace) -> None:
     import gankit
+    from gankit.recipes.translation import Translation
 
     run = gankit.load(args.run, device=args.device)
     _write_image(run.grid(args.n, labels=args.class_, seed=args.seed), Path(args.out))
-    what = "translations (input | output [| target])" if run.recipe.needs_data_to_sample else "samples"
+    what = "translations (input | output [| target])" if isinstance(run.recipe, Translation) else "samples"
     print(f"wrote a grid of {args.n} {what} to {args.out}")
 
 
@@ -203,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
     p.add_argument("--minutes", type=float, help="wall-clock budget (same as train.minutes=M): train.steps is set from "
                    "a measured warm-up so the whole run ends in M minutes")
+    p.add_argument("--nproc", type=int, help="train in N processes on this machine (DDP; one per GPU, or CPU processes "
+                   "on gloo) through torchrun; train.batch_size is per process. Several machines: torchrun itself, "
+                   "see the README")
     p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("sample", help="a grid of samples from a run")
@@ -241,10 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.set_defaults(fn=cmd_report)
 
-    p = sub.add_parser("eval", help="score a run: gankit eval RUN --metrics fid,kid,is,pr --n 10000")
+    from gankit.evaluate import metrics_help
+    from gankit.metrics import METRICS
+
+    p = sub.add_parser("eval", help="score a run: gankit eval RUN --metrics fid,kid,is,pr --n 10000",
+                       description="Score a run and append the scores and their protocol to RUN/metrics.jsonl.\n\n"
+                       "metrics (name: the eval/<score> keys it writes - what it is):\n" + metrics_help(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run")
-    p.add_argument("--metrics", help="comma-separated: fid kid is pr dc class_acc code_acc classes modes psnr ssim cycle "
-                   "(default: the run's eval.metrics)")
+    p.add_argument("--metrics", help=f"comma-separated, from: {' '.join(METRICS)} (default: the run's eval.metrics)")
     p.add_argument("--n", type=int, help="generated samples (default: the run's eval.n)")
     p.add_argument("--features", help="feature network: inception (FID InceptionV3), domain (the data set's evaluator), "
                    "domain:NAME (another labelled data set's evaluator, e.g. domain:cifar10 for photos), or auto "
@@ -309,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gankit: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("gankit: interrupted; continue from the last checkpoint with `gankit train --resume RUN_DIR`", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every rank is interrupted: one line is enough
+            print("gankit: interrupted; continue from the last checkpoint with `gankit train --resume RUN_DIR`",
+                  file=sys.stderr)
         return 130
     return 0
 

@@ -21,7 +21,7 @@ from gankit.nets import ModelConfig
 PRESET_DIR = Path(__file__).parent / "configs"
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     name: str = "digits"  # registered data set, .npz file or image folder
     root: str | None = None  # folder holding mnist.npz etc. (else $GANKIT_DATA, ~/.cache/gankit/data)
@@ -34,18 +34,47 @@ class DataConfig:
     augment: bool = False  # pix2pix jitter: resize by 286/256, random crop to image_size, random flip (same for a pair)
 
 
-@dataclass
+@dataclass(frozen=True)
+class GroupOptim:
+    """One parameter group's optimiser settings (``optim.groups.<group>``); null: the ``optim`` default."""
+
+    name: str | None = None  # adam | rmsprop
+    lr: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The optimiser of one group as used: its name, learning rate and Adam's betas."""
+
+    name: str
+    lr: float
+    betas: tuple[float, float]
+
+
+@dataclass(frozen=True)
 class OptimConfig:
     name: str = "adam"  # adam | rmsprop
-    lr: float = 2e-4  # both networks, unless lr_g / lr_d set
-    lr_g: float | None = None  # TTUR (Heusel et al. 2017): separate learning rates
-    lr_d: float | None = None
+    lr: float = 2e-4  # every group, unless optim.groups says otherwise
     beta1: float = 0.5
     beta2: float = 0.999
     decay_from: float | None = None  # fraction of train.steps after which the lr decays linearly to 0
+    # per parameter group (the recipe's: G, D, ...): {G: {lr: 1.0e-4}, D: {lr: 4.0e-4, beta1: 0.0}} (TTUR)
+    groups: dict[str, GroupOptim] = field(default_factory=dict)
+
+    def settings(self, group: str) -> Settings:
+        """The defaults with ``groups[group]``'s values over them."""
+        own = self.groups.get(group)
+
+        def pick(key: str) -> Any:
+            value = getattr(own, key) if own is not None else None
+            return getattr(self, key) if value is None else value
+
+        return Settings(pick("name"), pick("lr"), (pick("beta1"), pick("beta2")))
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     steps: int = 2000  # generator updates
     minutes: float | None = None  # wall-clock budget of the whole run: sets steps from a measured warm-up (saved in config.yaml)
@@ -59,7 +88,7 @@ class TrainConfig:
     deterministic: bool = False  # bitwise-reproducible kernels (slower on GPU)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalConfig:
     """Evaluation during training (``every`` > 0) and the defaults of ``gankit eval``."""
     every: int = 0  # evaluate every this many steps and keep checkpoints/best.pt; 0: off
@@ -71,7 +100,7 @@ class EvalConfig:
     best: str | None = None  # metric that picks best.pt; null: the first of ``metrics``
 
 
-@dataclass
+@dataclass(frozen=True)
 class SymptomConfig:
     """Detectors of the classic failure symptoms, run on the logged statistics during training."""
     enabled: bool = True
@@ -89,7 +118,7 @@ class SymptomConfig:
     class_patience: int = 2  # ... at this many evaluations in a row (and it ends after as many without)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     preset: str = "dcgan"
     paper: str = ""
@@ -168,7 +197,7 @@ def parse_overrides(overrides: list[str]) -> DictConfig:
         if "=" not in item or item.startswith("="):
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.steps=500)")
     try:
-        node = OmegaConf.from_dotlist(list(overrides))
+        node = _legacy(OmegaConf.from_dotlist(list(overrides)))
     except OmegaConfBaseException as e:
         raise ConfigError(f"cannot parse overrides {overrides}: {e}") from None
     _check_keys(OmegaConf.to_container(node), "", "override")
@@ -188,14 +217,37 @@ def resolve(preset: str, data: str | None = None, overrides: list[str] | None = 
     if data is not None:
         layers.append({"data": {"name": data}})
     if extra:
+        extra = OmegaConf.to_container(_legacy(OmegaConf.create(extra)))
         _check_keys(extra, "", "argument")
         layers.append(extra)
     user = parse_overrides(overrides or [])
     layers.append(user)
-    cfg = merge(layers)
     if _sets_steps_only(extra or {}, user):
-        cfg.train.minutes = None  # the user's train.steps beats a preset's wall-clock budget
-    return validate(cfg)
+        layers.append({"train": {"minutes": None}})  # the user's train.steps beats a preset's wall-clock budget
+    return validate(settle(merge(layers)))
+
+
+def settle(cfg: Config) -> Config:
+    """Apply what the config's own choices set: config-level tricks (TTUR's learning rates, k D steps) and the
+    recipe's resolved arguments (e.g. SRGAN's content loss for "auto"). After this the config is only read."""
+    from gankit.recipes import RECIPES
+    from gankit.tricks import TRICKS
+
+    changes: list[dict] = []
+    for i, spec in enumerate(cfg.tricks):
+        args = {"name": spec} if isinstance(spec, str) else dict(spec)
+        name = args.pop("name", None)
+        if name is None:
+            raise ConfigError(f"tricks[{i}] needs a 'name' (one of {', '.join(TRICKS.names())}), got {spec}")
+        try:
+            changes.append(TRICKS.get(str(name)).config_changes(**args))
+        except TypeError as e:
+            raise ConfigError(f"tricks[{i}] ({name}): {e}") from None
+    resolved = RECIPES.get(cfg.recipe).resolve_args(cfg)
+    if resolved:
+        changes.append({"recipe_args": resolved})
+    changes = [c for c in changes if c]
+    return merge([OmegaConf.structured(cfg), *changes]) if changes else cfg
 
 
 def _sets_steps_only(extra: dict, user: DictConfig) -> bool:
@@ -205,8 +257,15 @@ def _sets_steps_only(extra: dict, user: DictConfig) -> bool:
         not any("minutes" in (OmegaConf.select(g, "train") or {}) for g in given)
 
 
+def replace(cfg: Config, **sections: Any) -> Config:
+    """A new, validated config with some values changed, e.g. ``replace(cfg, train={"steps": 500})``;
+    ``cfg`` itself is never changed."""
+    _check_keys(sections, "", "replace")
+    return validate(merge([OmegaConf.structured(cfg), sections]))
+
+
 def from_yaml(path: Path) -> Config:
-    """A config saved in a run directory."""
+    """A config saved in a run directory (saved after ``settle``: it is used as it is)."""
     return validate(merge([OmegaConf.structured(Config), _load_yaml(path)]))
 
 
@@ -215,9 +274,25 @@ def to_yaml(cfg: Config) -> str:
 
 
 def _load_yaml(path: Path) -> DictConfig:
-    node = OmegaConf.load(path)
+    node = _legacy(OmegaConf.load(path))
     _check_keys(OmegaConf.to_container(node), "", str(path))
     return node
+
+
+LEGACY_GROUP_LR = {"lr_g": "G", "lr_d": "D"}  # optim.lr_g / optim.lr_d before optim.groups existed
+
+
+def _legacy(node: DictConfig) -> DictConfig:
+    """optim.lr_g / optim.lr_d (configs and runs written before optim.groups) -> optim.groups.G.lr / D.lr."""
+    optim = node.get("optim") if isinstance(node, DictConfig) else None
+    if not isinstance(optim, DictConfig) or not any(k in optim for k in LEGACY_GROUP_LR):
+        return node
+    tree = OmegaConf.to_container(node)
+    for key, group in LEGACY_GROUP_LR.items():
+        value = tree["optim"].pop(key, None)
+        if value is not None:
+            tree["optim"].setdefault("groups", {}).setdefault(group, {})["lr"] = value
+    return OmegaConf.create(tree)
 
 
 def merge(layers: list) -> Config:
@@ -261,10 +336,13 @@ def validate(cfg: Config) -> Config:
     _require(t.minutes is None or (t.minutes > 0 and math.isfinite(t.minutes)), "train.minutes",
              "a wall-clock budget must be a number of minutes > 0 (e.g. train.minutes=5), or null for train.steps", t.minutes)
     _require(t.keep_checkpoints >= 0, "train.keep_checkpoints", "must be >= 0", t.keep_checkpoints)
-    for key, value in [("optim.lr", o.lr), ("optim.lr_g", o.lr_g), ("optim.lr_d", o.lr_d)]:
-        _require(value is None or (value > 0 and math.isfinite(value)), key, "learning rate must be > 0", value)
-    _require(0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, "optim.beta1/beta2", "must be in [0, 1)", (o.beta1, o.beta2))
-    _require(o.name in ("adam", "rmsprop"), "optim.name", "must be adam or rmsprop", o.name)
+    for prefix, g in [("optim", o), *((f"optim.groups.{k}", v) for k, v in o.groups.items())]:
+        _require(g.lr is None or (g.lr > 0 and math.isfinite(g.lr)), f"{prefix}.lr", "learning rate must be > 0", g.lr)
+        for beta in ("beta1", "beta2"):
+            value = getattr(g, beta)
+            _require(value is None or 0 <= value < 1, f"{prefix}.{beta}", "must be in [0, 1)", value)
+        _require(g.name in ("adam", "rmsprop") or (g.name is None and g is not o), f"{prefix}.name",
+                 "must be adam or rmsprop", g.name)
     _require(o.decay_from is None or 0 <= o.decay_from < 1, "optim.decay_from", "must be a fraction in [0, 1), or null", o.decay_from)
     _require(cfg.ema is None or 0 < cfg.ema < 1, "ema", "decay must be in (0, 1), or null for off", cfg.ema)
     _require(cfg.amp in (None, "bf16"), "amp", "must be bf16 or null", cfg.amp)
@@ -281,11 +359,15 @@ def validate(cfg: Config) -> Config:
     for key, value in [("symptoms.class_min_share", sy.class_min_share), ("symptoms.class_entropy", sy.class_entropy)]:
         _require(0 < value <= 1, key, "must be a fraction in (0, 1]", value)
     _require(sy.class_patience >= 1, "symptoms.class_patience", "must be >= 1", sy.class_patience)
-    from gankit.losses import LOSSES
+    from gankit.losses import LOSSES, PENALTIES
+    from gankit.losses.terms import TERMS
     from gankit.recipes import RECIPES
-    from gankit.tricks import build_tricks
+    from gankit.registry import item_names
+    from gankit.tricks import TRICKS
 
     LOSSES.get(cfg.loss)
     RECIPES.get(cfg.recipe)
-    build_tricks(cfg)  # names and fields checked now; TTUR and d_steps set their config values
+    for field, registry in (("tricks", TRICKS), ("penalties", PENALTIES), ("terms", TERMS)):
+        for name in item_names(getattr(cfg, field), field):
+            registry.get(name)  # unknown names fail now; the items are built once, with the recipe's Objective
     return cfg

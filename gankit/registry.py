@@ -1,7 +1,7 @@
 """Name -> object registries with helpful errors for unknown names."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 from gankit.errors import ConfigError, unknown
@@ -44,3 +44,32 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def build_items(registry: Registry, specs: Sequence, field: str) -> dict:
+    """{name: object} from config entries: a name ("gp") or a mapping ({name: gp, weight: 5})."""
+    items = {}
+    for i, spec in enumerate(specs):
+        spec = dict(spec) if not isinstance(spec, str) else {"name": spec}
+        if "name" not in spec:
+            raise ConfigError(f"{field}[{i}] needs a 'name' (one of {', '.join(registry.names())}), got {spec}")
+        name = spec.pop("name")
+        cls = registry.get(name)
+        if name in items:
+            raise ConfigError(f"{field}: {name!r} is listed twice")
+        try:
+            items[name] = cls(**spec)
+        except TypeError as e:
+            raise ConfigError(f"{field}[{i}] ({name}): {e}") from None
+    return items
+
+
+def item_names(specs: Sequence, field: str) -> list[str]:
+    """The names of config entries (a name or a mapping with 'name'), without building them."""
+    names = []
+    for i, spec in enumerate(specs):
+        name = spec if isinstance(spec, str) else dict(spec).get("name")
+        if name is None:
+            raise ConfigError(f"{field}[{i}] needs a 'name', got {spec}")
+        names.append(str(name))
+    return names

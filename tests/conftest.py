@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,8 +23,30 @@ def _torch_threads():
     yield
 
 
+def write_paired_npz(path: Path) -> Path:
+    """A small paired data set (b = a mirrored): 16 training and 4 test pairs of 16x16 RGB images."""
+    a = np.random.default_rng(0).integers(0, 256, size=(16, 16, 16, 3), dtype=np.uint8)
+    np.savez(path, a_train=a, b_train=a[:, :, ::-1].copy(), a_test=a[:4], b_test=a[:4, :, ::-1].copy())
+    return path
+
+
+@pytest.fixture(scope="session")
+def paired_npz(tmp_path_factory) -> str:  # noqa: ANN001
+    """``write_paired_npz`` once per test session (the translation recipes' tiny paired data)."""
+    return str(write_paired_npz(tmp_path_factory.mktemp("paired") / "pairs.npz"))
+
+
 def shared_file(name: str) -> Path:
     path = SHARED_DATA / name
     if not path.is_file():
         pytest.skip(f"{path} not found: the offline data sets live in ../shared/data beside the repo")
     return path
+
+
+def seed_all(seed: int) -> None:
+    """Seed torch's global generator and the shared noise stream G's z and the penalties' draws come from
+    (gankit.distributed), so a test can draw the same noise a training step drew."""
+    from gankit.distributed import SHARED
+
+    torch.manual_seed(seed)
+    SHARED.seed(seed)

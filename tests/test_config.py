@@ -25,8 +25,8 @@ def test_overrides_apply() -> None:
 
 def test_override_types_are_parsed() -> None:
     cfg = resolve("dcgan", "digits", ["optim.lr=1e-3", "ema=null", "model.d_norm=null", "train.progress=false",
-                                      "model.attention=8", "optim.lr_d=4.0e-4", "seed=7"])
-    assert cfg.optim.lr == 1e-3 and cfg.optim.lr_d == 4e-4
+                                      "model.attention=8", "optim.groups.D.lr=4.0e-4", "seed=7"])
+    assert cfg.optim.lr == 1e-3 and cfg.optim.settings("D").lr == 4e-4 and cfg.optim.settings("G").lr == 1e-3
     assert cfg.ema is None and cfg.model.d_norm is None and cfg.train.progress is False
     assert cfg.model.attention == 8 and cfg.seed == 7
 
@@ -70,9 +70,9 @@ def test_preset_specific_values() -> None:
     info = resolve("infogan")
     assert info.recipe == "infogan" and info.recipe_args == {"cat_dims": [10], "n_cont": 2, "info_weight": 1.0,
                                                             "cont_weight": 0.1}
-    assert (info.optim.lr, info.optim.lr_g) == (2e-4, 1e-3)
+    assert (info.optim.lr, info.optim.settings("G").lr) == (2e-4, 1e-3)
     sagan = resolve("sagan")
-    assert (sagan.optim.lr_g, sagan.optim.lr_d, sagan.optim.beta1, sagan.optim.beta2) == (1e-4, 4e-4, 0.0, 0.9)
+    assert (sagan.optim.settings("G").lr, sagan.optim.settings("D").lr, sagan.optim.settings("D").betas) == (1e-4, 4e-4, (0.0, 0.9))
     assert sagan.model.g_spectral_norm and sagan.model.d_spectral_norm and sagan.model.attention == 8
     wgan = resolve("wgan")
     assert (wgan.optim.name, wgan.optim.lr) == ("rmsprop", 5e-5)
@@ -152,7 +152,7 @@ def test_unknown_recipe() -> None:
 
 @pytest.mark.parametrize(("item", "key"), [
     ("optim.lr=-1", "optim.lr"), ("optim.lr=0", "optim.lr"), ("optim.lr=nan", "optim.lr"),
-    ("optim.lr_g=-0.1", "optim.lr_g"), ("optim.lr_d=0", "optim.lr_d"),
+    ("optim.groups.G.lr=-0.1", "optim.groups.G.lr"), ("optim.lr_d=0", "optim.groups.D.lr"),
     ("train.batch_size=0", "train.batch_size"), ("train.steps=0", "train.steps"), ("n_critic=0", "n_critic"),
     ("model.z_dim=-3", "model.z_dim"), ("train.keep_checkpoints=-1", "train.keep_checkpoints"),
     ("train.steps=abc", "train.steps"), ("train.steps=1.5", "train.steps"), ("optim.lr=fast", "optim.lr"),
@@ -187,3 +187,53 @@ def test_valid_keys() -> None:
     assert {"train.steps", "optim.lr", "model.attention", "data.name", "loss", "penalties", "recipe_args"} <= set(keys)
     assert "train" not in keys and "model" not in keys  # sections are not leaf keys
     assert len(keys) == len(set(keys)) == 71
+
+
+# --- a frozen config; per-group optimiser settings -------------------------------------------------
+def test_the_resolved_config_is_read_only_and_saved_as_is(tmp_path) -> None:  # noqa: ANN001
+    import dataclasses
+
+    from gankit.config import from_yaml, to_yaml
+
+    cfg = resolve("dcgan", "digits", ["tricks=[ttur, {name: d_steps, k: 3}]"])
+    for section, key in [(cfg, "n_critic"), (cfg.train, "steps"), (cfg.optim, "lr"), (cfg.model, "z_dim")]:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(section, key, 1)
+    # what the tricks set is in the config itself, before training: the saved file holds it
+    assert (cfg.optim.settings("G").lr, cfg.optim.settings("D").lr, cfg.n_critic) == (1e-4, 4e-4, 3)
+    path = tmp_path / "config.yaml"
+    path.write_text(to_yaml(cfg))
+    assert from_yaml(path) == cfg
+
+
+def test_legacy_lr_g_and_lr_d_become_groups(tmp_path) -> None:  # noqa: ANN001
+    """Runs and commands written before optim.groups still load: optim.lr_g/lr_d are G's and D's group lr."""
+    from gankit.config import from_yaml
+
+    cfg = resolve("dcgan", "digits", ["optim.lr_g=3e-4", "optim.lr_d=5e-4"])
+    assert (cfg.optim.settings("G").lr, cfg.optim.settings("D").lr) == (3e-4, 5e-4)
+    old = tmp_path / "config.yaml"
+    old.write_text("preset: dcgan\noptim: {lr: 1.0e-4, lr_g: 2.0e-3}\n")
+    assert from_yaml(old).optim.settings("G").lr == 2e-3 and from_yaml(old).optim.settings("D").lr == 1e-4
+
+
+def test_each_group_gets_its_own_optimiser_settings() -> None:
+    """optim.groups sets lr, betas and the optimiser per group; a group the recipe lacks is refused by name."""
+    import torch
+
+    from gankit.api import build_recipe
+    from gankit.train.optim import make_optimizers
+    from gankit.types import DataInfo
+
+    data = DataInfo("digits", (1, 16, 16), 10, "image")
+    cfg = resolve("dcgan", "digits", ["model.g_width=8", "model.d_width=8", "device=cpu", "optim.lr=3e-4",
+                                      "optim.groups={G: {lr: 1.0e-3, beta1: 0.0}, D: {name: rmsprop}}"])
+    optimizers = make_optimizers(build_recipe(cfg, data, torch.device("cpu")), cfg)
+    g, d = optimizers["G"], optimizers["D"]
+    assert isinstance(g, torch.optim.Adam) and g.param_groups[0]["lr"] == 1e-3 and g.param_groups[0]["betas"] == (0.0, 0.999)
+    assert isinstance(d, torch.optim.RMSprop) and d.param_groups[0]["lr"] == 3e-4
+    bad = resolve("dcgan", "digits", ["model.g_width=8", "model.d_width=8", "device=cpu", "optim.groups={E: {lr: 1.0e-3}}"])
+    with pytest.raises(ConfigError, match=r"optim.groups.E: recipe 'gan' has no parameter group 'E'; its groups are G, D"):
+        make_optimizers(build_recipe(bad, data, torch.device("cpu")), bad)
+    with pytest.raises(ConfigError, match="optim.groups.D.beta1"):
+        resolve("dcgan", "digits", ["optim.groups={D: {beta1: 1.5}}"])

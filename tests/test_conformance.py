@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -57,15 +56,6 @@ def cases() -> list[tuple[str, list[str]]]:
     # every trick, on the dcgan preset
     out += [(f"dcgan+tricks={t}", tiny_overrides("dcgan") + [f"tricks=[{TRICK_ARGS.get(t, t)}]"]) for t in TRICKS.names()]
     return out
-
-
-@pytest.fixture(scope="module")
-def paired_npz(tmp_path_factory) -> str:  # noqa: ANN001
-    """A small paired data set (b = a mirrored), written once."""
-    path = tmp_path_factory.mktemp("paired") / "pairs.npz"
-    a = np.random.default_rng(0).integers(0, 256, size=(16, 16, 16, 3), dtype=np.uint8)
-    np.savez(path, a_train=a, b_train=a[:, :, ::-1].copy(), a_test=a[:4], b_test=a[:4, :, ::-1].copy())
-    return str(path)
 
 
 def train_tiny(preset: str, overrides: list[str], out, paired: str = ""):  # noqa: ANN001

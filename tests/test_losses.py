@@ -12,8 +12,10 @@ from gankit.errors import ConfigError
 from gankit.losses import LOSSES, PENALTIES, GradientPenalty, R1, WeightClip, get_loss
 from gankit.losses.penalties import gradient_penalty_at
 from gankit.recipes.infogan import CodeLayout, MutualInformation
-from gankit.recipes.terms import TERMS, Classification, Context
+from gankit.losses.terms import TERMS, Classification, Context
 from gankit.types import DOut
+from gankit.distributed import batch_rand
+from tests.conftest import seed_all
 
 REAL = [2.0, -1.0]
 FAKE = [0.5, -3.0]
@@ -140,7 +142,7 @@ def test_registered_penalties() -> None:
 
 
 def test_gradient_penalty_linear_critic_is_exact() -> None:
-    torch.manual_seed(0)
+    seed_all(0)
     real, fake = torch.randn(3, 1, 2, 2), torch.randn(3, 1, 2, 2)
     for weight, target in [(10.0, 1.0), (2.5, 3.0)]:
         gp = GradientPenalty(weight=weight, target=target)
@@ -171,10 +173,10 @@ def test_gradient_penalty_interpolates_between_real_and_fake() -> None:
     out = GradientPenalty(weight=1.0).loss(critic=critic, real=v, fake=v.clone(), step=0)
     assert_close(out, torch.tensor((16.0 + 0.0) / 2))
     # real = v, fake = 0: x_hat = alpha * v, so each norm is alpha_i * ||v_i||, alpha_i in [0, 1)
-    torch.manual_seed(123)
+    seed_all(123)
     out = GradientPenalty(weight=1.0).loss(critic=critic, real=v, fake=torch.zeros_like(v), step=0)
-    torch.manual_seed(123)
-    alpha = torch.rand(2, 1)
+    seed_all(123)
+    alpha = batch_rand(2, 1)
     assert_close(out, ((alpha.squeeze(1) * torch.tensor([5.0, 1.0]) - 1) ** 2).mean())
 
 
@@ -235,7 +237,7 @@ def test_gradient_penalty_backpropagates_into_critic_weights() -> None:
 
 def test_gradient_penalty_double_backward_matches_finite_differences() -> None:
     """A nonlinear critic: autograd's gradient of the penalty wrt a weight equals central differences."""
-    torch.manual_seed(0)
+    seed_all(0)
     net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1)).double()
     x = torch.randn(6, 3, dtype=torch.float64)
 

@@ -115,7 +115,7 @@ def collapse_penalty(D: torch.nn.Module, real: torch.Tensor, points: int = 16) -
 
 def distance_to_average(run: Run, group: str) -> float:
     """||theta - running mean of theta|| of one parameter group, with the mean the historical-averaging trick keeps."""
-    trick = run.recipe.tricks[0]
+    trick = run.recipe.objective.tricks[0]
     flat = torch.cat([p.detach().flatten() for p in run.recipe.param_groups()[group]])
     return float((flat - getattr(trick, f"mean_{group}")).norm())
 

@@ -16,6 +16,8 @@ from gankit.nn.batch import MinibatchDiscrimination, VirtualBatchNormG, minibatc
 from gankit.recipes.ensemble import aggregate
 from gankit.tricks import TRICKS, DiffAugment, HistoricalAveraging, InstanceNoise
 from gankit.types import Batch, DataInfo
+from gankit.distributed import batch_randn
+from tests.conftest import seed_all
 
 POINTS = DataInfo("ring8", (2,), 8, "points")
 IMAGES = DataInfo("digits", (1, 16, 16), 10, "image")
@@ -48,7 +50,7 @@ def test_packed_discriminator_scores_one_value_per_pack(data: DataInfo, extra: l
 
 def test_pack_refuses_a_batch_it_cannot_split() -> None:
     with pytest.raises(ConfigError, match="multiple of 3"):
-        resolve("gan", "ring8", ["tricks=[{name: pack, m: 3}]", "train.batch_size=100"])
+        recipe_for("gan", POINTS, SMALL_MLP + ["tricks=[{name: pack, m: 3}]", "train.batch_size=100"])
 
 
 def test_minibatch_discrimination_adds_kernels_and_measures_closeness() -> None:
@@ -79,10 +81,10 @@ def test_minibatch_stddev_matches_hand_computation() -> None:
 def test_label_smoothing_is_the_smoothed_target_loss(loss: str) -> None:
     recipe, _ = recipe_for("gan", POINTS, SMALL_MLP + [f"loss={loss}", "tricks=[{name: label_smoothing, real: 0.9}]"])
     batch = Batch(torch.randn(6, 2))
-    torch.manual_seed(3)
+    seed_all(3)
     terms = recipe.d_step(batch, step=1)
-    torch.manual_seed(3)
-    fake = recipe.G(torch.randn(6, recipe.z_dim))
+    seed_all(3)
+    fake = recipe.G(batch_randn(6, recipe.z_dim))
     r, f = recipe.D(batch.x).logit, recipe.D(fake).logit
     if loss == "nonsat":  # cross-entropy with target 0.9 for real, 0 for fake
         expected = -(0.9 * F.logsigmoid(r) + 0.1 * F.logsigmoid(-r)).mean() - F.logsigmoid(-f).mean()
@@ -93,7 +95,7 @@ def test_label_smoothing_is_the_smoothed_target_loss(loss: str) -> None:
 
 def test_label_smoothing_refuses_losses_without_a_target() -> None:
     with pytest.raises(ConfigError, match="label_smoothing"):
-        resolve("wgan-gp", "digits", ["tricks=[label_smoothing]"])
+        recipe_for("wgan-gp", IMAGES, ["model.g_width=8", "model.d_width=8", "device=cpu", "tricks=[label_smoothing]"])
 
 
 def test_instance_noise_is_annealed_and_enters_the_loss() -> None:
@@ -101,16 +103,16 @@ def test_instance_noise_is_annealed_and_enters_the_loss() -> None:
     assert [noise.sigma_at(s) for s in (0, 50, 100, 150)] == pytest.approx([0.2, 0.1, 0.0, 0.0])
     recipe, _ = recipe_for("gan", POINTS, SMALL_MLP + ["tricks=[{name: instance_noise, sigma: 0.5, anneal_steps: 100}]"])
     batch = Batch(torch.randn(6, 2))
-    torch.manual_seed(5)
+    seed_all(5)
     terms = recipe.d_step(batch, step=20)
-    torch.manual_seed(5)
-    fake = recipe.G(torch.randn(6, recipe.z_dim))
+    seed_all(5)
+    fake = recipe.G(batch_randn(6, recipe.z_dim))
     real_seen = batch.x + 0.4 * torch.randn_like(batch.x)  # sigma 0.5 * (1 - 20/100)
     fake_seen = fake + 0.4 * torch.randn_like(fake)
     expected = F.softplus(-recipe.D(real_seen).logit).mean() + F.softplus(recipe.D(fake_seen).logit).mean()
     torch.testing.assert_close(terms["adv"], expected)
     assert resolve("gan", "ring8", ["tricks=[instance_noise]", "train.steps=700"]).train.steps == 700
-    noise.configure(resolve("gan", "ring8", ["train.steps=700"]))
+    noise.configure(resolve("gan", "ring8", ["train.steps=700"]), "gan")
     assert noise.anneal_steps == 100  # an explicit schedule is kept
 
 
@@ -142,18 +144,18 @@ def test_historical_averaging_state_is_checkpointed(tmp_path) -> None:  # noqa: 
     run = gankit.train("gan", "ring8", out=tmp_path / "r", overrides=SMALL_MLP + [
         "tricks=[historical_averaging]", "train.steps=3", "train.progress=false", "train.batch_size=8", "symptoms.enabled=false"])
     state = run.recipe.state_dict()
-    assert int(state["tricks.0.count_G"]) == 3 and int(state["tricks.0.count_D"]) == 3
+    assert int(state["objective.tricks.0.count_G"]) == 3 and int(state["objective.tricks.0.count_D"]) == 3
     loaded = gankit.load(run.path, device="cpu").recipe.state_dict()
-    torch.testing.assert_close(loaded["tricks.0.mean_D"], state["tricks.0.mean_D"])
+    torch.testing.assert_close(loaded["objective.tricks.0.mean_D"], state["objective.tricks.0.mean_D"])
 
 
 def test_feature_matching_replaces_g_loss_with_feature_distance() -> None:
     recipe, _ = recipe_for("gan", POINTS, SMALL_MLP + ["tricks=[feature_matching]"])
     batch = Batch(torch.randn(6, 2))
-    torch.manual_seed(2)
+    seed_all(2)
     terms = recipe.g_step(batch, step=1)
-    torch.manual_seed(2)
-    fake = recipe.G(torch.randn(6, recipe.z_dim))
+    seed_all(2)
+    fake = recipe.G(batch_randn(6, recipe.z_dim))
     expected = ((recipe.D(batch.x).features.mean(0) - recipe.D(fake).features.mean(0)) ** 2).sum()
     assert set(terms) == {"feature_matching"}
     torch.testing.assert_close(terms["feature_matching"], expected)
@@ -163,18 +165,18 @@ def test_virtual_batch_norm_makes_samples_independent_of_their_batch() -> None:
     recipe, _ = recipe_for("gan", POINTS, SMALL_MLP + ["tricks=[virtual_batch_norm]"])
     assert isinstance(recipe.G, VirtualBatchNormG)
     recipe.G.train()
-    z = torch.randn(8, recipe.z_dim)
+    z = batch_randn(8, recipe.z_dim)
     torch.testing.assert_close(recipe.G(z[:3]), recipe.G(z)[:3])  # batch norm would differ here
     plain, _ = recipe_for("gan", POINTS, SMALL_MLP)
     plain.G.train()
     assert not torch.allclose(plain.G(z[:3]), plain.G(z)[:3])
     with pytest.raises(ConfigError, match="g_norm=batch"):
-        resolve("gan", "ring8", ["tricks=[virtual_batch_norm]", "model.g_norm=null"])
+        recipe_for("gan", POINTS, SMALL_MLP + ["tricks=[virtual_batch_norm]", "model.g_norm=null"])
 
 
 # --- DiffAugment -----------------------------------------------------------------------------------
 def test_diffaugment_translation_shifts_with_zero_fill() -> None:
-    torch.manual_seed(0)
+    seed_all(0)
     x = torch.rand(16, 2, 8, 8) + 1  # strictly positive, so zero fill is visible
     out = DiffAugment(policy=["translation"]).d_input(x, 0)
     assert out.shape == x.shape
@@ -184,7 +186,7 @@ def test_diffaugment_translation_shifts_with_zero_fill() -> None:
 
 
 def test_diffaugment_cutout_and_colour() -> None:
-    torch.manual_seed(0)
+    seed_all(0)
     x = torch.ones(64, 3, 8, 8)
     cut = DiffAugment(policy=["cutout"]).d_input(x, 0)
     zeros = (cut == 0).float().flatten(1).mean(1)  # a 4x4 square, clipped at the border
@@ -199,7 +201,7 @@ def test_diffaugment_cutout_and_colour() -> None:
 # --- config-level tricks ---------------------------------------------------------------------------
 def test_ttur_and_d_steps_set_the_config() -> None:
     cfg = resolve("dcgan", "digits", ["tricks=[ttur, {name: d_steps, k: 3}]"])
-    assert (cfg.optim.lr_g, cfg.optim.lr_d, cfg.n_critic) == (1e-4, 4e-4, 3)
+    assert (cfg.optim.settings("G").lr, cfg.optim.settings("D").lr, cfg.n_critic) == (1e-4, 4e-4, 3)
     with pytest.raises(ConfigError, match="nearest|one of|unknown"):
         resolve("dcgan", "digits", ["tricks=[label_smothing]"])
 
@@ -247,7 +249,7 @@ def test_gman_aggregates() -> None:
     w = torch.tensor([math.e**1, math.e**2, math.e**4])
     torch.testing.assert_close(aggregate(v, "soft", lam=1.0), (w * v).sum() / w.sum())
     torch.testing.assert_close(aggregate(v, "soft", lam=0.0), torch.tensor(7 / 3))
-    torch.manual_seed(0)
+    seed_all(0)
     kept = {round(float(aggregate(v, "dropout", dropout=0.5)), 4) for _ in range(200)}
     assert kept <= {1.0, 2.0, 4.0, 1.5, 2.5, 3.0, 2.3333} and len(kept) > 3  # a mean of a non-empty subset
     torch.testing.assert_close(aggregate(v, "dropout", dropout=0.0), torch.tensor(7 / 3))

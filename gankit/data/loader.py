@@ -1,4 +1,12 @@
-"""Endless, exactly resumable mini-batches from a Dataset that already lives on its device."""
+"""Endless, exactly resumable mini-batches from a Dataset that already lives on its device.
+
+Under torchrun each rank takes its slice of every *global* batch: all ranks walk the same permutation
+(the same private generator) in steps of ``batch_size * world_size`` and rank r keeps rows
+``r*batch_size:(r+1)*batch_size``. So ``train.batch_size`` is the batch of one process, N ranks see
+disjoint samples, and together they see exactly the batches one process with ``N * batch_size`` sees
+(augmentation too: its parameters are drawn for the global batch). The state is the global position,
+the same on every rank.
+"""
 from __future__ import annotations
 
 import torch
@@ -6,6 +14,7 @@ from torch import Tensor
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
+from gankit import distributed
 from gankit.data.dataset import Dataset
 from gankit.errors import DataError
 from gankit.types import Batch
@@ -58,16 +67,18 @@ class _Order:
         self.position = int(state[f"{prefix}position"])
 
 
-def _check_batch_size(batch_size: int, size: int, name: str, part: str = "") -> None:
-    """DataError unless one batch fits in ``size`` samples (``part``: which side of a two-domain set)."""
-    if batch_size > size:
-        raise DataError(f"batch_size {batch_size} is larger than {part}data set {name!r} "
+def _check_batch_size(batch_size: int, size: int, name: str, part: str = "", world: int = 1) -> None:
+    """DataError unless one global batch fits in ``size`` samples (``part``: which side of a two-domain set)."""
+    if batch_size * world > size:
+        what = f"batch_size {batch_size}" if world == 1 else \
+            f"the global batch (batch_size {batch_size} x {world} processes = {batch_size * world})"
+        raise DataError(f"{what} is larger than {part}data set {name!r} "
                         f"({size} samples); lower batch_size or use more data")
 
 
-def _crop_params(images: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
-    """Per-sample (top, left, flip) for a jitter of (B, C, H, W) images: offsets into the enlarged image."""
-    count, (height, width) = images.shape[0], images.shape[-2:]
+def _crop_params(count: int, height: int, width: int, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-sample (top, left, flip) for a jitter of ``count`` (C, height, width) images: offsets into the enlarged
+    image."""
     big_h, big_w = round(height * JITTER_SCALE), round(width * JITTER_SCALE)
     top = torch.randint(0, big_h - height + 1, (count,), generator=generator)
     left = torch.randint(0, big_w - width + 1, (count,), generator=generator)
@@ -94,13 +105,19 @@ class InMemoryLoader:
 
     Paired data: a[i] travels with x[i]. Unpaired data: a comes from its own permutation stream,
     independent of x's order. ``augment``: pix2pix/CycleGAN random jitter and mirroring per batch,
-    the same for both images of a pair.
+    the same for both images of a pair. ``rank``/``world_size`` (default: this process's place in the
+    torchrun job): which slice of each global batch of ``batch_size * world_size`` this loader yields.
     """
 
-    def __init__(self, data: Dataset, batch_size: int, *, seed: int, augment: bool = False) -> None:
+    def __init__(self, data: Dataset, batch_size: int, *, seed: int, augment: bool = False,
+                 rank: int | None = None, world_size: int | None = None) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise DataError(f"batch_size must be a positive integer; got {batch_size!r}")
-        _check_batch_size(batch_size, len(data), data.name)
+        self.rank = distributed.rank() if rank is None else rank
+        self.world_size = distributed.world_size() if world_size is None else world_size
+        if not 0 <= self.rank < self.world_size:
+            raise DataError(f"rank {self.rank} is outside a world of {self.world_size} processes")
+        _check_batch_size(batch_size, len(data), data.name, world=self.world_size)
         if augment and data.kind != "image":
             raise DataError(f"augment=True jitters and mirrors images, but {data.name!r} is {data.kind} data; "
                             "set data.augment=false")
@@ -111,30 +128,41 @@ class InMemoryLoader:
         self._x_order = _Order(len(data), seed, data.x.device)
         self._a_order = None
         if data.pairing == "unpaired":
-            _check_batch_size(batch_size, len(data.a), data.name, "domain A (the a images) of ")
+            _check_batch_size(batch_size, len(data.a), data.name, "domain A (the a images) of ", self.world_size)
             self._a_order = _Order(len(data.a), seed + A_STREAM_SEED_OFFSET, data.a.device)
         self._augment_generator = torch.Generator(device="cpu").manual_seed(seed + AUGMENT_SEED_OFFSET)
 
     def next(self) -> Batch:
-        """The next batch of exactly batch_size rows; the remainder of an epoch is dropped."""
-        index = self._x_order.take(self.batch_size)  # (B,)
+        """This rank's batch_size rows of the next global batch; the remainder of an epoch is dropped."""
+        index = self._mine(self._x_order.take(self.batch_size * self.world_size))  # (B,)
         y = None if self.data.y is None else self.data.y[index]
         x, a = self.data.x[index], None
         if self._a_order is not None:
-            a = self.data.a[self._a_order.take(self.batch_size)]
+            a = self.data.a[self._mine(self._a_order.take(self.batch_size * self.world_size))]
         elif self.data.a is not None:
             a = self.data.a[index]
         if self.augment:
             x, a = self._jitter(x, a)
         return Batch(x=x, y=y, a=a)
 
+    def _mine(self, rows: Tensor) -> Tensor:
+        """This rank's slice of rows drawn for the global batch."""
+        return rows[self.rank * self.batch_size:(self.rank + 1) * self.batch_size]
+
     def _jitter(self, x: Tensor, a: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        """Augment x and a; a pair shares its crop and flip, an unpaired a draws its own."""
-        params = _crop_params(x, self._augment_generator)
+        """Augment x and a; a pair shares its crop and flip, an unpaired a draws its own (each drawn for the
+        global batch, of which this rank keeps its rows)."""
+        params = self._global_crop_params(x)
         if a is None:
             return jitter(x, params), None
-        a_params = params if self.data.pairing == "paired" else _crop_params(a, self._augment_generator)
+        a_params = params if self.data.pairing == "paired" else self._global_crop_params(a)
         return jitter(x, params), jitter(a, a_params)
+
+    def _global_crop_params(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Crop and flip parameters of the global batch (one draw on every rank), this rank's rows of them."""
+        height, width = images.shape[-2:]
+        top, left, flip = _crop_params(images.shape[0] * self.world_size, height, width, self._augment_generator)
+        return self._mine(top), self._mine(left), self._mine(flip)
 
     @property
     def epoch(self) -> int:
@@ -144,7 +172,7 @@ class InMemoryLoader:
     def state_dict(self) -> dict:
         """Tensors and ints only, so torch.load(weights_only=True) can read it back."""
         state = {**self._x_order.state_dict(), "size": len(self.data), "batch_size": self.batch_size,
-                 "seed": self.seed}
+                 "seed": self.seed, "world_size": self.world_size}
         if self._a_order is not None:
             state.update(self._a_order.state_dict(prefix="a_"), a_size=len(self.data.a))
         if self.augment:

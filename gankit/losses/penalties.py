@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from gankit import distributed as noise
 from gankit.registry import Registry
 
 Critic = Callable[[Tensor], Tensor]
@@ -54,8 +55,7 @@ class GradientPenalty(Penalty):
     def loss(self, *, critic: Critic, real: Tensor, fake: Tensor, step: int) -> Tensor | None:
         if not self._active(step):
             return None
-        alpha_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-        alpha = torch.rand(alpha_shape, device=real.device, dtype=real.dtype)
+        alpha = noise.batch_rand(real.shape[0], *(1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
         x_hat = alpha * real.detach() + (1 - alpha) * fake.detach()
         return self.weight * self.every * gradient_penalty_at(critic, x_hat, target=self.target)
 

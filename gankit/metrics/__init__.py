@@ -1,4 +1,6 @@
-"""Metrics: 2D mode coverage, and FID / KID / IS / precision-recall / density-coverage on features."""
+"""Metrics: the math on features (FID, KID, IS, precision-recall, density-coverage, modes, ...) and, beside it
+in the same file, each metric's registered class (``gankit.metrics.base``: the ``METRICS`` registry)."""
+from gankit.metrics.base import METRICS, Features, Inputs, Metric, Need, Setting, register_metric
 from gankit.metrics.fid import fid, fid_from_stats
 from gankit.metrics.inception_score import inception_score
 from gankit.metrics.kid import kid
@@ -6,11 +8,16 @@ from gankit.metrics.modes import modes_2d
 from gankit.metrics.prdc import density_coverage, precision_recall
 from gankit.metrics.stats import MetricInputError, RunningStats
 from gankit.metrics.conditional import class_accuracy, code_accuracy
+from gankit.metrics.class_balance import class_balance
+from gankit.metrics.image import psnr, ssim
+from gankit.metrics.memorisation import memorisation
 from gankit.metrics.domain import DomainEvaluator, load_evaluator, train_evaluator
 from gankit.metrics.inception import FIDInceptionV3, inception_available, load_inception
 from gankit.metrics.stacked import stacked_mnist_modes
 
-__all__ = ["modes_2d", "fid", "fid_from_stats", "RunningStats", "kid", "inception_score",
+__all__ = ["METRICS", "Metric", "Need", "Inputs", "Features", "Setting", "register_metric",
+           "modes_2d", "fid", "fid_from_stats", "RunningStats", "kid", "inception_score",
            "precision_recall", "density_coverage", "MetricInputError", "class_accuracy", "code_accuracy",
+           "class_balance", "psnr", "ssim", "memorisation",
            "DomainEvaluator", "load_evaluator", "train_evaluator", "FIDInceptionV3", "inception_available",
            "load_inception", "stacked_mnist_modes"]

@@ -7,8 +7,12 @@ rarest class's share of the samples (1/K when balanced, 0 when a class is missin
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from gankit.errors import ConfigError
+from gankit.metrics.base import Inputs, Metric, Need, Setting, register_metric
 from gankit.metrics.conditional import Labels, as_labels
 from gankit.metrics.stats import MetricInputError
 
@@ -25,3 +29,24 @@ def class_balance(predicted: Labels, num_classes: int | None = None) -> dict[str
     nonzero = share[share > 0]
     entropy = float(-(nonzero * np.log(nonzero)).sum() / np.log(k))
     return {"class_entropy": entropy, "class_min_share": float(share.min())}
+
+
+@register_metric("classes")
+class ClassBalance(Metric):
+    """Spread of the domain evaluator's predicted classes: normalised entropy, rarest share."""
+
+    scores = {"class_entropy": True, "class_min_share": True}
+    needs = frozenset({Need.SAMPLES, Need.LABELLER})
+
+    def check(self, setting: Setting) -> None:
+        if setting.data.kind != "image":
+            raise ConfigError(f"classes counts the classes a classifier sees in generated images; "
+                              f"{setting.data.name!r} holds points (use modes)")
+
+    def score(self, inputs: Inputs) -> dict[str, float]:
+        name = self.labeller(inputs.setting)
+        return class_balance(inputs.classes(name), inputs.labellers[name].num_classes)
+
+    def protocol(self, inputs: Inputs) -> dict[str, Any]:
+        # K: a balanced G gives every class the share 1/K
+        return {"classes": inputs.labellers[self.labeller(inputs.setting)].num_classes}

@@ -13,6 +13,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
+from gankit.errors import ConfigError
+from gankit.metrics.base import Inputs, Metric, Need, Setting, register_metric
 from gankit.metrics.stats import MetricInputError
 
 Labels = Tensor | np.ndarray | list[int]
@@ -79,3 +81,40 @@ def code_accuracy(codes: Labels, predicted: Labels, *, num_codes: int | None = N
     rows, cols = linear_sum_assignment(matrix, maximize=True)
     mapping = {int(r): int(c) for r, c in zip(rows, cols) if matrix[r].sum() > 0}  # code values never drawn: no match
     return float(matrix[rows, cols].sum() / len(code)), mapping
+
+
+@register_metric("class_acc")
+class ClassAccuracy(Metric):
+    """Conditional samples the domain evaluator classifies as the class asked for (cGAN, AC-GAN, StarGAN)."""
+
+    scores = {"class_acc": True}
+    needs = frozenset({Need.SAMPLES, Need.LABELS, Need.LABELLER})
+
+    def check(self, setting: Setting) -> None:
+        from gankit.recipes.infogan import InfoGAN  # imported here: gankit.metrics loads without the recipes
+
+        recipe = setting.recipe
+        if not recipe.label_classes() or isinstance(recipe, InfoGAN):
+            raise ConfigError("class_acc needs a conditional generator (cgan, acgan); this one takes no class labels: "
+                              "train a conditional preset, or use code_acc for InfoGAN and classes for any G of images")
+
+    def score(self, inputs: Inputs) -> dict[str, float]:
+        return {"class_acc": class_accuracy(inputs.classes(self.labeller(inputs.setting)), inputs.labels)}
+
+
+@register_metric("code_acc")
+class CodeAccuracy(Metric):
+    """InfoGAN cat0 vs the domain evaluator's classes, best one-to-one matching (Chen et al. 2016)."""
+
+    scores = {"code_acc": True}
+    needs = frozenset({Need.SAMPLES, Need.LABELS, Need.LABELLER})
+
+    def check(self, setting: Setting) -> None:
+        from gankit.recipes.infogan import InfoGAN
+
+        if not (isinstance(setting.recipe, InfoGAN) and setting.recipe.label_classes()):
+            raise ConfigError("code_acc needs an InfoGAN generator with a categorical code: train infogan, "
+                              "or use class_acc for a conditional generator")
+
+    def score(self, inputs: Inputs) -> dict[str, float]:
+        return {"code_acc": code_accuracy(inputs.labels, inputs.classes(self.labeller(inputs.setting)))[0]}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gankit.metrics.base import Inputs, Metric, Need, register_metric
 from gankit.metrics.stats import Features, MetricInputError, as_pair
 
 
@@ -45,3 +46,15 @@ def fid(feats_a: Features, feats_b: Features) -> float:
             raise MetricInputError(f"{name} needs at least 2 samples for a covariance, got shape {tuple(t.shape)}")
     a_np, b_np = a.numpy(), b.numpy()
     return fid_from_stats(a_np.mean(axis=0), np.cov(a_np, rowvar=False), b_np.mean(axis=0), np.cov(b_np, rowvar=False))
+
+
+@register_metric("fid")
+class FID(Metric):
+    """Frechet distance of feature Gaussians (Heusel et al. 2017)."""
+
+    scores = {"fid": False}
+    needs = frozenset({Need.MOMENTS})
+
+    def score(self, inputs: Inputs) -> dict[str, float]:
+        real, fake = inputs.real.stats, inputs.fake.stats
+        return {"fid": fid_from_stats(real.mean(), real.cov(), fake.mean(), fake.cov())}

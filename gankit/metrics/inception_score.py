@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gankit.metrics.base import Inputs, Metric, Need, register_metric
 from gankit.metrics.stats import Features, MetricInputError, as_features
 
 
@@ -32,3 +33,16 @@ def inception_score(probs: Features, *, splits: int = 10) -> tuple[float, float]
         kl = torch.where(part > 0, part * (torch.log(part) - torch.log(marginal)), torch.zeros_like(part)).sum(dim=1)
         scores.append(float(torch.exp(kl.mean())))
     return float(np.mean(scores)), float(np.std(scores))
+
+
+@register_metric("is")
+class InceptionScore(Metric):
+    """Inception Score of the class probabilities, 10 splits (Salimans et al. 2016)."""
+
+    scores = {"is": True, "is_std": False}
+    needs = frozenset({Need.CLASS_PROBS})
+
+    def score(self, inputs: Inputs) -> dict[str, float]:
+        probs = inputs.fake.probs
+        mean, std = inception_score(probs, splits=min(10, len(probs)))
+        return {"is": mean, "is_std": std}

@@ -4,8 +4,11 @@ NumPy float64 like torch-fidelity: many small matrix products, where torch's thr
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from gankit.metrics.base import Inputs, Metric, Need, register_metric
 from gankit.metrics.stats import Features, MetricInputError, as_pair
 
 
@@ -48,3 +51,23 @@ def kid(feats_a: Features, feats_b: Features, *, subsets: int = 100, subset_size
         y = b[rng.choice(b.shape[0], m, replace=False)]
         mmds.append(mmd2_unbiased(x, y, degree=degree, gamma=gamma, coef0=coef0))
     return float(np.mean(mmds)), float(np.std(mmds))
+
+
+@register_metric("kid")
+class KID(Metric):
+    """Unbiased kernel inception distance (Binkowski et al. 2018), 100 subsets of up to 1,000."""
+
+    scores = {"kid": False, "kid_std": False}
+    needs = frozenset({Need.FEATURE_ROWS})
+    subsets, max_subset_size = 100, 1000
+
+    def subset_size(self, inputs: Inputs) -> int:
+        return min(self.max_subset_size, inputs.n_real, inputs.setting.cfg.n)
+
+    def score(self, inputs: Inputs) -> dict[str, float]:
+        mean, std = kid(inputs.real.rows, inputs.fake.rows, subsets=self.subsets, subset_size=self.subset_size(inputs),
+                        seed=inputs.setting.cfg.seed)
+        return {"kid": mean, "kid_std": std}
+
+    def protocol(self, inputs: Inputs) -> dict[str, Any]:
+        return {"kid_subsets": self.subsets, "kid_subset_size": self.subset_size(inputs)}

@@ -1,4 +1,5 @@
-"""Mode coverage on 2D Gaussian mixtures, the PacGAN / VEEGAN protocol (Lin et al. 2018)."""
+"""Mode coverage on 2D Gaussian mixtures, the PacGAN / VEEGAN protocol (Lin et al. 2018), and the `modes` metric
+(2D mixtures here, stacked-mnist through `gankit.metrics.stacked`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,8 @@ from torch import Tensor
 
 from gankit.data import MIXTURES
 from gankit.errors import ConfigError, unknown
+from gankit.metrics.base import Inputs, Metric, Need, Setting, register_metric
+from gankit.metrics.stacked import stacked_mnist_modes
 
 
 def modes_2d(samples: Tensor | np.ndarray, data: str = "ring8") -> dict[str, float]:
@@ -30,3 +33,30 @@ def modes_2d(samples: Tensor | np.ndarray, data: str = "ring8") -> dict[str, flo
     nz = q > 0
     reverse_kl = float((q[nz] * torch.log(q[nz] * k)).sum()) if bool(nz.any()) else float("inf")
     return {"modes": int((counts > 0).sum()), "high_quality": float(good.double().mean()), "reverse_kl": reverse_kl}
+
+
+STACKED_MNIST = "stacked-mnist"  # the one image data set with countable modes: its channels are MNIST digits
+
+
+@register_metric("modes")
+class Modes(Metric):
+    """Modes covered: 2D mixtures (PacGAN protocol) or stacked-mnist (1000 modes, each channel classified)."""
+
+    scores = {"modes": True, "high_quality": True, "reverse_kl": False}  # high_quality: 2D mixtures only
+    needs = frozenset({Need.SAMPLES, Need.LABELLER})
+
+    def check(self, setting: Setting) -> None:
+        data = setting.data
+        if not (data.kind == "points" and data.name in MIXTURES) and data.name != STACKED_MNIST:
+            raise ConfigError(f"modes is defined for 2D mixtures ({', '.join(MIXTURES)}) and {STACKED_MNIST}, "
+                              f"not {data.name!r}: use classes to see how evenly G spreads over the classes")
+
+    def labeller(self, setting: Setting) -> str | None:
+        return "mnist" if setting.data.name == STACKED_MNIST else None  # 2D points are counted without one
+
+    def score(self, inputs: Inputs) -> dict[str, float]:
+        data = inputs.setting.data
+        if data.kind == "points":
+            return modes_2d(inputs.samples, data.name)
+        result = stacked_mnist_modes(inputs.samples, inputs.labellers[self.labeller(inputs.setting)])
+        return {"modes": result["modes"], "reverse_kl": result["kl"]}

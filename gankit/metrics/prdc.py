@@ -1,9 +1,12 @@
 """k-NN manifold metrics: improved precision/recall (Kynkäänniemi et al. 2019), density/coverage (Naeem et al. 2020)."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
+from gankit.metrics.base import Inputs, Metric, Need, register_metric
 from gankit.metrics.stats import Features, MetricInputError, as_pair
 
 
@@ -28,7 +31,7 @@ def _balls_containing(points: Tensor, centres: Tensor, radii: Tensor, chunk_size
     return counts
 
 
-def _nearest_distance(points: Tensor, others: Tensor, chunk_size: int) -> Tensor:
+def nearest_distance(points: Tensor, others: Tensor, chunk_size: int = 1024) -> Tensor:
     """Distance from each of points (M, D) to its nearest row of others; (M,)."""
     nearest = torch.empty(points.shape[0], dtype=points.dtype)
     for start in range(0, points.shape[0], chunk_size):
@@ -60,5 +63,35 @@ def density_coverage(real: Features, fake: Features, *, k: int = 5, chunk_size: 
     r, f = _checked(real, fake, k, chunk_size)
     radii = knn_radii(r, k, chunk_size=chunk_size)
     density = _balls_containing(f, r, radii, chunk_size).double().sum() / (k * f.shape[0])
-    coverage = (_nearest_distance(r, f, chunk_size) <= radii).double().mean()
+    coverage = (nearest_distance(r, f, chunk_size) <= radii).double().mean()
     return {"density": float(density), "coverage": float(coverage)}
+
+
+@register_metric("pr")
+class PrecisionRecall(Metric):
+    """Improved precision/recall, k=3 (Kynkaanniemi et al. 2019)."""
+
+    scores = {"precision": True, "recall": True}
+    needs = frozenset({Need.FEATURE_ROWS})
+    k = 3
+
+    def score(self, inputs: Inputs) -> dict[str, float]:
+        return precision_recall(inputs.real.rows, inputs.fake.rows, k=self.k)
+
+    def protocol(self, inputs: Inputs) -> dict[str, Any]:
+        return {"pr_k": self.k}
+
+
+@register_metric("dc")
+class DensityCoverage(Metric):
+    """Density/coverage, k=5 (Naeem et al. 2020)."""
+
+    scores = {"density": True, "coverage": True}
+    needs = frozenset({Need.FEATURE_ROWS})
+    k = 5
+
+    def score(self, inputs: Inputs) -> dict[str, float]:
+        return density_coverage(inputs.real.rows, inputs.fake.rows, k=self.k)
+
+    def protocol(self, inputs: Inputs) -> dict[str, Any]:
+        return {"dc_k": self.k}

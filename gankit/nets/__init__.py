@@ -14,7 +14,7 @@ from gankit.registry import Registry
 ARCHS: Registry[tuple[type[nn.Module], type[nn.Module]]] = Registry("architecture")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """Network hyperparameters shared by all architectures (the `model.*` config keys)."""
 
@@ -30,6 +30,7 @@ class ModelConfig:
     d_spectral_norm: bool = False  # spectral norm on D's layers (SNGAN, SAGAN)
     attention: int | None = None  # resolution of a self-attention block in G and D (SAGAN)
     label_input: str | None = None  # how D sees labels: concat | projection | null
+    sync_bn: bool = False  # multi-process training: batch norms use the statistics of the global batch (SyncBatchNorm)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ named loss terms that the trainer sums, back-propagates, checks and logs.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from gankit.objective import ACCEPTS_ALL, Accepts, Objective
 from gankit.registry import Registry
 from gankit.types import Batch
 
@@ -43,26 +44,36 @@ class Phase:
 
 @dataclass
 class Latent:
-    """G's input: noise z (B, Z) -- or, for translation recipes, the source images (B, C, H, W) --
-    class (target-domain) labels (B,) or None, and the real output paired with each input or None."""
+    """G's inputs for a batch: noise ``z`` (B, Z) for the noise GANs, or ``source`` images (B, C, H, W) for the
+    translation recipes; class (target-domain) labels ``y`` (B,) or None; and the real output paired with each
+    input (``target``, paired translation) or None. G is called as G(latent.input, latent.y)."""
 
-    z: Tensor
+    z: Tensor | None = None
     y: Tensor | None = None
-    target: Tensor | None = None  # paired translation: the ground truth shown beside and scored against G(z)
+    target: Tensor | None = None  # paired translation: the ground truth shown beside and scored against G(source)
+    source: Tensor | None = None  # translation: the images G translates
+
+    @property
+    def input(self) -> Tensor:
+        """What G takes: the source images, else the noise."""
+        out = self.source if self.source is not None else self.z
+        assert out is not None, "a Latent holds noise z or source images"
+        return out
 
     def __len__(self) -> int:
-        return self.z.shape[0]
+        return self.input.shape[0]
 
     def __getitem__(self, part: slice) -> "Latent":
-        return Latent(self.z[part], _part(self.y, part), _part(self.target, part))
+        return Latent(_part(self.z, part), _part(self.y, part), _part(self.target, part), _part(self.source, part))
 
     def to_dict(self) -> dict[str, Tensor | None]:
-        return {"z": self.z, "y": self.y, "target": self.target}
+        return {"z": self.z, "y": self.y, "target": self.target, "source": self.source}
 
     @classmethod
     def from_dict(cls, d: dict, device: torch.device | str) -> "Latent":
-        """Reads checkpoints written before ``target`` existed too."""
-        return cls(d["z"].to(device), _to(d.get("y"), device), _to(d.get("target"), device))
+        """Reads checkpoints written before ``target`` and ``source`` existed too (their images sat in z)."""
+        return cls(_to(d.get("z"), device), _to(d.get("y"), device), _to(d.get("target"), device),
+                   _to(d.get("source"), device))
 
 
 def _part(t: Tensor | None, part: slice) -> Tensor | None:
@@ -134,10 +145,15 @@ class EMA(nn.Module):
 
 
 class Recipe(nn.Module):
-    """Base of every GAN variant. Subclasses build nets in ``from_config`` and define ``phases``."""
+    """Base of every GAN variant. Subclasses build nets and an Objective in ``from_config`` and define ``phases``.
+
+    A recipe describes the data flow; the losses come from ``self.objective`` (gankit.objective), built once
+    from the config. ``accepts`` says which tricks, penalties and terms the recipe takes (the rest is refused
+    when the Objective is built); ``networks`` and ``groups`` name the networks and what each optimiser trains.
+    """
 
     paper: str = ""
-    scored_by_loss: bool = True  # D's logit is scored by cfg.loss (False: the recipe has its own objective)
+    accepts: Accepts = ACCEPTS_ALL
     G: nn.Module
     D: nn.Module
 
@@ -145,55 +161,47 @@ class Recipe(nn.Module):
         super().__init__()
         self.ema: EMA | None = None
         self.stats: dict[str, float | Tensor] = {}
-        self.tricks = nn.ModuleList()
-        self.loss_name = ""
-        self.penalties: dict = {}  # name -> Penalty (gankit.losses.penalties), applied to every discriminator
+        self.objective = Objective()
 
-    # --- tricks (gankit.tricks): the recipe calls their hooks, the trainer never sees them ----------
-    def install_tricks(self, tricks: Sequence[nn.Module]) -> None:
-        """Wrap G with the tricks that change it, then let each attach state to the finished networks."""
-        self.tricks = nn.ModuleList(tricks)
-        for trick in self.tricks:
-            if trick.needs_adv_logit and not self.scored_by_loss:
-                from gankit.errors import ConfigError
-
-                raise ConfigError(f"tricks: {type(trick).__name__} changes the {self.loss_name or 'adversarial'} loss, "
-                                  f"but recipe {type(self).__name__} scores D with its own objective; remove it")
-        for trick in self.tricks:
-            self.G = trick.wrap_g(self.G, self)
-        for trick in self.tricks:
-            trick.attach(self)
-
-    def d_view(self, x: Tensor, step: int) -> Tensor:
-        """What D sees of a real or generated batch (instance noise, DiffAugment)."""
-        for trick in self.tricks:
-            x = trick.d_input(x, step)
-        return x
-
-    def wants_real_in_g(self) -> bool:
-        return any(t.wants_real_in_g for t in self.tricks)
-
-    def replaces_g_adv(self) -> bool:
-        return any(t.replaces_g_adv for t in self.tricks)
-
-    def trick_terms(self, group: str, *, step: int, d_real, d_fake, suffix: str = "") -> LossTerms:  # noqa: ANN001
-        """The tricks' loss terms for the phase training ``group`` ("D" or "G"), named ``<trick><suffix>``."""
-        from gankit.tricks import TrickContext
-
-        ctx = TrickContext(step=step, loss=self.loss_name, d_real=d_real, d_fake=d_fake, group=group,
-                           params=self.param_groups()[group])
-        out: LossTerms = {}
-        for trick in self.tricks:
-            terms = trick.d_terms(ctx) if group == "D" else trick.g_terms(ctx)
-            out.update({f"{name}{suffix}": value for name, value in terms.items()})
-        return out
+    def use_objective(self, objective: Objective) -> None:
+        """Adopt ``objective``: it wraps G (virtual batch norm) and attaches state to the finished networks."""
+        self.objective = objective
+        self.G = objective.wrap_g(self.G, self)
+        objective.attach(self)
 
     @classmethod
     def from_config(cls, cfg, data) -> "Recipe":  # noqa: ANN001  (Config, Dataset)
         raise NotImplementedError
 
+    @classmethod
+    def objective_for(cls, cfg, extra_terms: dict | None = None) -> Objective:  # noqa: ANN001  (Config)
+        """The run's Objective, built once, with what this recipe does not accept refused (``extra_terms``: the
+        recipe's own, e.g. InfoGAN's mutual information)."""
+        return Objective.from_config(cfg, recipe=cfg.recipe, accepts=cls.accepts, extra_terms=extra_terms)
+
+    @classmethod
+    def resolve_args(cls, cfg) -> dict:  # noqa: ANN001  (Config)
+        """recipe_args this recipe settles while the config is resolved (e.g. SRGAN's content loss for "auto"):
+        written into the run's config, which is read-only afterwards."""
+        return {}
+
     def phases(self) -> list[Phase]:
         raise NotImplementedError
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The trained networks by role; each key is the network's path in the recipe (``get_submodule``):
+        "G", "D", "G_BA", "D.0" for the first of an ensemble's discriminators, ... Default: G and D."""
+        return {"G": self.G, "D": self.D}
+
+    def groups(self) -> dict[str, list[str]]:
+        """The parameter groups, each trained by one optimiser with its own settings (optim.groups.<name>), and
+        the networks (roles of ``networks``) in each; Phase.trains names a group. Default: G and D."""
+        return {"G": ["G"], "D": ["D"]}
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """The parameters of each group of ``groups``."""
+        nets = self.networks()
+        return {group: [p for role in roles for p in nets[role].parameters()] for group, roles in self.groups().items()}
 
     def discriminators(self) -> list[nn.Module]:
         """Every discriminator (ensembles and CycleGAN have several); penalties constrain each."""
@@ -202,20 +210,12 @@ class Recipe(nn.Module):
     def constrain(self) -> None:
         """After each D update: the penalties' constraints (WGAN's weight clipping) on every discriminator."""
         for D in self.discriminators():
-            for penalty in self.penalties.values():
-                penalty.constrain(D)
-
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters per optimiser; keys match Phase.trains. Default: G and D."""
-        return {"G": list(self.G.parameters()), "D": list(self.D.parameters())}
+            self.objective.constrain(D)
 
     def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
         raise NotImplementedError
 
     # Hooks with a default for noise-driven GANs; translation recipes (gankit/recipes/translation.py) override them.
-    needs_data_to_sample = False  # G's inputs come from a data set (translation), not from noise
-    has_targets = False  # fixed_latent gives the real output of each input (paired translation: PSNR/SSIM)
-
     def fixed_latent(self, n: int, *, labels: Tensor | None = None, data=None,  # noqa: ANN001  (Dataset)
                      generator: torch.Generator | None = None) -> Latent:
         """G's inputs for the fixed sample grid, for evaluation and for Run.sample: noise here; translation
@@ -226,13 +226,6 @@ class Recipe(nn.Module):
         """What a sample grid shows of G's output on ``latent``, and the grid's row length (None: square)."""
         return output, None
 
-    def config_updates(self) -> dict:
-        """recipe_args the recipe resolved while building (e.g. SRGAN's content loss); saved in the run's config."""
-        return {}
-
-    def reconstruct(self, latent: Latent, output: Tensor) -> Tensor | None:
-        """The input rebuilt from G's output (CycleGAN's cycle), or None when the recipe has no way back."""
-        return None
 
     def walk(self, rows: int, steps: int, *, code: str | None = None, generator: torch.Generator | None = None) -> Latent:
         """A latent walk: ``rows`` spherical interpolations between two random z, ``steps`` each."""
@@ -248,14 +241,6 @@ class Recipe(nn.Module):
         """How many values ``labels`` may take in ``sample_latent`` (0: this recipe takes no labels)."""
         return 0
 
-    def domain_names(self) -> list[str]:
-        """Names a translation recipe's ``translate(to=...)`` accepts; empty: one direction only, or no translation."""
-        return []
-
-    def code_names(self) -> list[str]:
-        """Names of the interpretable latent codes (InfoGAN); empty for other recipes."""
-        return []
-
     # --- sampling -------------------------------------------------------------
     def enable_ema(self, decay: float) -> None:
         self.ema = EMA(self.G, decay)
@@ -265,12 +250,11 @@ class Recipe(nn.Module):
             self.ema.update(self.G)
 
     def sampler(self) -> nn.Module:
-        """The network used for samples: the EMA generator when enabled (with batch-norm statistics of its
-        own weights when G's inputs are noise)."""
+        """The network used for samples: the EMA generator when enabled, with batch-norm statistics measured
+        for its own weights."""
         if self.ema is None:
             return self.G
-        if not self.needs_data_to_sample:
-            self.ema.standing_stats(lambda n, generator: self.sample_latent(n, generator=generator))
+        self.ema.standing_stats(lambda n, generator: self.sample_latent(n, generator=generator))
         return self.ema.net
 
     @torch.no_grad()
@@ -306,7 +290,7 @@ def run_generator(net: nn.Module, latent: Latent, batch_size: int = 256) -> Tens
         outs = []
         for start in range(0, len(latent), batch_size):
             part = latent[start:start + batch_size]
-            outs.append(net(part.z, part.y))
+            outs.append(net(part.input, part.y))
         return torch.cat(outs)
     finally:
         net.train(was_training)

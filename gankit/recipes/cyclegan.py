@@ -4,9 +4,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
-from gankit.losses import get_loss
 from gankit.losses.auxiliary import cycle_loss, identity_loss
 from gankit.nn.pool import ImagePool
+from gankit.objective import Objective
 from gankit.recipes.base import Latent, LossTerms, Phase, register_recipe
 from gankit.recipes.translation import Translation, recipe_args, translation_data
 from gankit.types import Batch
@@ -27,15 +27,15 @@ class CycleGAN(Translation):
     paper = "Zhu et al. 2017, Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks"
 
     def __init__(self, G: nn.Module, G_BA: nn.Module, D: nn.Module, D_A: nn.Module, *, shapes: tuple[tuple, tuple],
-                 loss: str = "lsgan", cycle_weight: float = 10.0, identity_weight: float = 0.5, adv_weight: float = 1.0,
-                 pool_size: int = 50) -> None:
+                 objective: Objective | None = None, cycle_weight: float = 10.0, identity_weight: float = 0.5,
+                 adv_weight: float = 1.0, pool_size: int = 50) -> None:
         super().__init__()
         self.G, self.G_BA, self.D, self.D_A = G, G_BA, D, D_A
         (source, target), self.input_shape = shapes, tuple(shapes[0])
         if identity_weight and source[0] != target[0]:
             raise ConfigError(f"recipe_args.identity_weight={identity_weight}: the identity loss maps B through A -> B, "
                               f"so A and B need the same channels (here {source[0]} and {target[0]}); set it to 0")
-        self.loss_name, self.adv = loss, get_loss(loss)
+        self.use_objective(objective or Objective(loss="lsgan"))
         self.cycle_weight, self.adv_weight = cycle_weight, adv_weight
         self.identity_weight = identity_weight * cycle_weight  # the paper's lambda_identity is relative to the cycle's
         self.pool_a, self.pool_b = ImagePool(pool_size, source), ImagePool(pool_size, target)
@@ -53,24 +53,29 @@ class CycleGAN(Translation):
         G_BA = ResnetGenerator(target[0], source[0], width=m.g_width, n_blocks=blocks, norm=m.g_norm)
         D = PatchDiscriminator(target[0], width=m.d_width, n_layers=args["n_layers"], norm=m.d_norm, spectral=m.d_spectral_norm)
         D_A = PatchDiscriminator(source[0], width=m.d_width, n_layers=args["n_layers"], norm=m.d_norm, spectral=m.d_spectral_norm)
-        return cls(G, G_BA, D, D_A, shapes=(source, target), loss=cfg.loss, cycle_weight=args["cycle_weight"],
+        return cls(G, G_BA, D, D_A, shapes=(source, target), objective=cls.objective_for(cfg), cycle_weight=args["cycle_weight"],
                    identity_weight=args["identity_weight"], adv_weight=args["adv_weight"], pool_size=args["pool_size"])
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"G": [*self.G.parameters(), *self.G_BA.parameters()], "D": [*self.D.parameters(), *self.D_A.parameters()]}
+    def networks(self) -> dict[str, nn.Module]:
+        return {"G": self.G, "G_BA": self.G_BA, "D": self.D, "D_A": self.D_A}
+
+    def groups(self) -> dict[str, list[str]]:
+        return {"G": ["G", "G_BA"], "D": ["D", "D_A"]}
 
     def discriminators(self) -> list[nn.Module]:
         return [self.D, self.D_A]
 
     def phases(self) -> list[Phase]:
-        return [Phase("G", self.g_step, trains="G"), Phase("D", self.d_step, trains="D", new_batch=False)]
+        return [Phase("G", self.g_step, trains="G"),
+                Phase("D", self.d_step, trains="D", new_batch=False, after=self.constrain)]
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
         a, b = batch.a, batch.x
         fake_b, fake_a = self.G(a), self.G_BA(b)
         self._fakes = (fake_a.detach(), fake_b.detach())
-        out = {"adv_b": self.adv_weight * self.adv.g(fake=self.D(fake_b).logit),
-               "adv_a": self.adv_weight * self.adv.g(fake=self.D_A(fake_a).logit),
+        judge = self.objective.g_loss
+        out = {**judge(self.D, real=b, fake=fake_b, step=step, adv_weight=self.adv_weight, suffix="_b").terms,
+               **judge(self.D_A, real=a, fake=fake_a, step=step, adv_weight=self.adv_weight, suffix="_a").terms,
                "cycle_a": self.cycle_weight * cycle_loss(original=a, reconstructed=self.G_BA(fake_b)),
                "cycle_b": self.cycle_weight * cycle_loss(original=b, reconstructed=self.G(fake_a))}
         if self.identity_weight:
@@ -82,11 +87,10 @@ class CycleGAN(Translation):
         if self._fakes is None:
             raise RuntimeError("CycleGAN's D phase runs after its G phase, which makes the fakes")
         fake_a, fake_b = self._fakes
-        real_b, pooled_b = self.D(batch.x), self.D(self.pool_b.query(fake_b))
-        real_a, pooled_a = self.D_A(batch.a), self.D_A(self.pool_a.query(fake_a))
-        self.record_d(d_real=real_b.logit, d_fake=pooled_b.logit)
-        return {"adv_b": self.adv.d(real=real_b.logit, fake=pooled_b.logit),
-                "adv_a": self.adv.d(real=real_a.logit, fake=pooled_a.logit)}
+        on_b = self.objective.d_loss(self.D, real=batch.x, fake=self.pool_b.query(fake_b), step=step, suffix="_b")
+        on_a = self.objective.d_loss(self.D_A, real=batch.a, fake=self.pool_a.query(fake_a), step=step, suffix="_a")
+        self.record_d(d_real=on_b.real_score, d_fake=on_b.fake_score)
+        return {**on_b.terms, **on_a.terms}
 
     # --- sampling and translation ------------------------------------------------------------------
     def domain_names(self) -> list[str]:
@@ -100,7 +104,7 @@ class CycleGAN(Translation):
             return self.G_BA, None
         raise ConfigError(f"cyclegan translates to domain A (0) or B (1), not {to!r}")
 
-    def reconstruct(self, latent: Latent, output: Tensor) -> Tensor:
+    def reconstruct(self, latent: Latent, output: Tensor) -> Tensor | None:
         from gankit.recipes.base import run_generator
 
-        return run_generator(self.G_BA, Latent(output))
+        return run_generator(self.G_BA, Latent(source=output))

@@ -10,20 +10,37 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
+from gankit.objective import Accepts, Scorer
 from gankit.recipes.base import LossTerms, check_recipe_args, register_recipe
 from gankit.recipes.gan import GAN
-from gankit.types import Batch
+from gankit.tricks import TRICKS
+from gankit.types import Batch, DOut
 
 AGGREGATES = ("mean", "max", "soft", "dropout")
 
 
-def build_ensemble(cls, cfg, data, n: int) -> tuple[nn.Module, nn.ModuleList]:  # noqa: ANN001
+def build_ensemble(cls, cfg, data, objective, n: int) -> tuple[nn.Module, nn.ModuleList]:  # noqa: ANN001
     """One generator and ``n`` discriminators, each initialised independently (and wrapped by the tricks)."""
     if n < 2:
         raise ConfigError(f"recipe_args.discriminators={n}: an ensemble needs at least 2 discriminators")
-    spec = cls.spec(cfg, data)
-    G, D = cls.build(cfg, data, spec)
-    return G, nn.ModuleList([D] + [cls.build(cfg, data, spec)[1] for _ in range(n - 1)])
+    spec = cls.spec(cfg, data, objective)
+    G, D = cls.build(cfg, data, objective, spec)
+    return G, nn.ModuleList([D] + [cls.build(cfg, data, objective, spec)[1] for _ in range(n - 1)])
+
+
+class Ensemble(GAN):
+    """Several discriminators in ``D`` (a ModuleList), each its own network, all in group D."""
+
+    D: nn.ModuleList
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"G": self.G, **{f"D.{i}": D for i, D in enumerate(self.D)}}
+
+    def groups(self) -> dict[str, list[str]]:
+        return {"G": ["G"], "D": [f"D.{i}" for i in range(len(self.D))]}
+
+    def discriminators(self) -> list[nn.Module]:
+        return list(self.D)
 
 
 def aggregate(values: Tensor, how: str, *, lam: float = 1.0, dropout: float = 0.5) -> Tensor:
@@ -48,7 +65,7 @@ def aggregate(values: Tensor, how: str, *, lam: float = 1.0, dropout: float = 0.
 
 
 @register_recipe("gman")
-class GMAN(GAN):
+class GMAN(Ensemble):
     """Durugkar et al. 2017, GMAN: N discriminators; G's loss is their mean, max or soft-max (lambda) aggregate."""
 
     paper = "Durugkar et al. 2017, Generative Multi-Adversarial Networks"
@@ -68,20 +85,19 @@ class GMAN(GAN):
     def from_config(cls, cfg, data) -> "GMAN":  # noqa: ANN001
         args = dict(cfg.recipe_args)
         check_recipe_args(args, ("discriminators", "aggregate", "lam", "dropout"), cfg.recipe)
-        G, D = build_ensemble(cls, cfg, data, int(args.pop("discriminators", 3)))
-        return cls(G, D, **cls.common_args(cfg, data), **args)
-
-    def discriminators(self) -> list[nn.Module]:
-        return list(self.D)
+        objective = cls.objective_for(cfg)
+        G, D = build_ensemble(cls, cfg, data, objective, int(args.pop("discriminators", 3)))
+        return cls(G, D, **cls.common_args(cfg, data, objective), **args)
 
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
         out: LossTerms = {}
         scores = []
         for i, D in enumerate(self.D):
-            terms, d_real, d_fake = self.judge_d(D, batch, fake.detach(), latent, step, suffix=str(i))
-            out.update(terms)
-            scores.append((d_real.logit, d_fake.logit))
+            judged = self.objective.d_loss(D, real=batch.x, fake=fake, step=step, suffix=str(i),
+                                           **self.sides(batch, latent))
+            out.update(judged.terms)
+            scores.append((judged.real_score, judged.fake_score))
         self.record_d(d_real=torch.cat([r for r, _ in scores]), d_fake=torch.cat([f for _, f in scores]))
         return out
 
@@ -89,7 +105,8 @@ class GMAN(GAN):
         fake, latent = self._fake(batch)
         out: LossTerms = {}
         for i, D in enumerate(self.D):
-            out.update(self.judge_g(D, batch, fake, latent, step, suffix=str(i)))
+            out.update(self.objective.g_loss(D, real=batch.x, fake=fake, step=step, suffix=str(i),
+                                             **self.sides(batch, latent)).terms)
         adv = [out.pop(f"adv{i}") for i in range(len(self.D)) if f"adv{i}" in out]
         if adv:
             out["adv"] = aggregate(torch.stack(adv), self.how, lam=self.lam, dropout=self.dropout)
@@ -105,15 +122,17 @@ class DropoutGAN(GMAN):
 
 
 @register_recipe("d2gan")
-class D2GAN(GAN):
+class D2GAN(Ensemble):
     """Nguyen et al. 2017, D2GAN: D1 rewards real data (a KL term), D2 rewards fakes (a reverse-KL term).
 
     Both output positive scores (softplus). D1, D2 maximise alpha E log D1(x) - E D1(G(z)) - E D2(x)
-    + beta E log D2(G(z)); G minimises -E D1(G(z)) + beta E log D2(G(z)).
+    + beta E log D2(G(z)); G minimises -E D1(G(z)) + beta E log D2(G(z)). Penalties constrain each
+    discriminator's logit.
     """
 
     paper = "Nguyen et al. 2017, Dual Discriminator Generative Adversarial Nets"
-    scored_by_loss = False
+    accepts = Accepts(tricks=frozenset(TRICKS.names()) - {"label_smoothing"}, terms=frozenset(),
+                      why="its two discriminators have their own KL and reverse-KL objective, not a real/fake target")
 
     def __init__(self, G: nn.Module, D: nn.ModuleList, *, alpha: float = 0.2, beta: float = 0.1, **gan_kwargs) -> None:
         super().__init__(G, D, **gan_kwargs)
@@ -125,43 +144,46 @@ class D2GAN(GAN):
     def from_config(cls, cfg, data) -> "D2GAN":  # noqa: ANN001
         args = dict(cfg.recipe_args)
         check_recipe_args(args, ("alpha", "beta"), "d2gan")
-        if cfg.penalties:
-            raise ConfigError("d2gan has its own objective for its two discriminators; penalties=[] is required")
-        G, D = build_ensemble(cls, cfg, data, 2)
-        return cls(G, D, **cls.common_args(cfg, data), **args)
+        objective = cls.objective_for(cfg)
+        G, D = build_ensemble(cls, cfg, data, objective, 2)
+        return cls(G, D, **cls.common_args(cfg, data, objective), **args)
 
-    def discriminators(self) -> list[nn.Module]:
-        return list(self.D)
+    def scorers(self) -> tuple[Scorer, Scorer]:
+        """D1: alpha log D1(x) - D1(G(z)), D2: -D2(x) + beta log D2(G(z)), each maximised; G: the opposite."""
+        a, b = self.alpha, self.beta
+        d1 = Scorer(d=lambda r, f: -a * _log(_positive(r)).mean() + _positive(f).mean(),
+                    g=lambda f: -_positive(f).mean(), score=_positive)
+        d2 = Scorer(d=lambda r, f: _positive(r).mean() - b * _log(_positive(f)).mean(),
+                    g=lambda f: b * _log(_positive(f)).mean(), score=_positive)
+        return d1, d2
 
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        fake = fake.detach()
-        real_in, fake_in = self.d_view(batch.x, step), self.d_view(fake, step)
-        (d1_real, d1r), (d1_fake, d1f) = _positive(self.D[0](real_in, batch.y)), _positive(self.D[0](fake_in, latent.y))
-        (_, d2r), (_, d2f) = _positive(self.D[1](real_in, batch.y)), _positive(self.D[1](fake_in, latent.y))
-        out = {"d1": -self.alpha * _log(d1r).mean() + d1f.mean(), "d2": d2r.mean() - self.beta * _log(d2f).mean()}
-        out.update(self.trick_terms("D", step=step, d_real=d1_real, d_fake=d1_fake))
-        self.record_d(d_real=d1r, d_fake=d1f)
+        out: LossTerms = {}
+        for i, (D, scorer) in enumerate(zip(self.D, self.scorers())):
+            judged = self.objective.d_loss(D, real=batch.x, fake=fake, step=step, scorer=scorer, suffix=str(i + 1),
+                                           **self.sides(batch, latent))
+            out.update(judged.terms)
+            if i == 0:  # D1 scores real data high, as a usual discriminator does
+                self.record_d(d_real=judged.real_score, d_fake=judged.fake_score)
         return out
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        fake_in = self.d_view(fake, step)
-        d1_fake, d1f = _positive(self.D[0](fake_in, latent.y))
-        _, d2f = _positive(self.D[1](fake_in, latent.y))
-        d1_real = self.D[0](self.d_view(batch.x, step), batch.y) if self.wants_real_in_g() else None
-        out = {} if self.replaces_g_adv() else {"adv": -d1f.mean() + self.beta * _log(d2f).mean()}
-        out.update(self.trick_terms("G", step=step, d_real=d1_real, d_fake=d1_fake))
+        out: LossTerms = {}
+        for i, (D, scorer) in enumerate(zip(self.D, self.scorers())):
+            out.update(self.objective.g_loss(D, real=batch.x, fake=fake, step=step, scorer=scorer, suffix=str(i + 1),
+                                             **self.sides(batch, latent)).terms)
         return out
 
 
-def _positive(out):  # noqa: ANN001, ANN202
-    """(D's output, its positive score softplus(logit))."""
-    return out, F.softplus(out.logit)
+def _positive(out: DOut) -> Tensor:
+    """A discriminator's positive score softplus(logit)."""
+    return F.softplus(out.logit)
 
 
 def _log(x: Tensor) -> Tensor:
     return torch.log(x + 1e-8)
 
 
-__all__ = ["GMAN", "DropoutGAN", "D2GAN", "aggregate", "AGGREGATES"]
+__all__ = ["Ensemble", "GMAN", "DropoutGAN", "D2GAN", "aggregate", "AGGREGATES"]

@@ -5,39 +5,19 @@ recipe (see gankit/configs); none of them needs code of its own.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from gankit import distributed as noise
 from gankit.errors import ConfigError, unknown
-from gankit.losses import PENALTIES, Penalty, get_loss
-from gankit.nets import ModelConfig, NetSpec, build_nets
-from gankit.recipes.base import (Latent, LossTerms, Phase, Recipe, check_recipe_args, ranking_accuracy,  # noqa: F401
-                                 register_recipe)
-from gankit.recipes.terms import TERMS, Context, Term
-from gankit.registry import Registry
-from gankit.tricks import Trick, build_tricks, d_input_shape
-from gankit.types import Batch, DOut
-
-
-def build_items(registry: Registry, specs: Sequence, field: str) -> dict:
-    """{name: object} from config entries: a name ("gp") or a mapping ({name: gp, weight: 5})."""
-    items = {}
-    for i, spec in enumerate(specs):
-        spec = dict(spec) if not isinstance(spec, str) else {"name": spec}
-        if "name" not in spec:
-            raise ConfigError(f"{field}[{i}] needs a 'name' (one of {', '.join(registry.names())}), got {spec}")
-        name = spec.pop("name")
-        cls = registry.get(name)
-        if name in items:
-            raise ConfigError(f"{field}: {name!r} is listed twice")
-        try:
-            items[name] = cls(**spec)
-        except TypeError as e:
-            raise ConfigError(f"{field}[{i}] ({name}): {e}") from None
-    return items
+from gankit.losses.terms import Term
+from gankit.nets import NetSpec, build_nets
+from gankit.objective import Objective
+from gankit.recipes.base import Latent, LossTerms, Phase, Recipe, check_recipe_args, register_recipe
+from gankit.types import Batch
 
 
 @dataclass(frozen=True)
@@ -67,21 +47,18 @@ class GAN(Recipe):
 
     paper = "Goodfellow et al. 2014, Generative Adversarial Nets"
 
-    def __init__(self, G: nn.Module, D: nn.Module, *, z_dim: int, loss: str = "nonsat",
-                 penalties: Mapping[str, Penalty] | None = None, terms: Mapping[str, Term] | None = None,
-                 n_critic: int | Callable[[int], int] = 1, num_classes: int = 0, tricks: Sequence[Trick] = ()) -> None:
+    def __init__(self, G: nn.Module, D: nn.Module, *, z_dim: int, objective: Objective | None = None,
+                 n_critic: int | Callable[[int], int] = 1, num_classes: int = 0) -> None:
         super().__init__()
         self.G, self.D = G, D
         self.z_dim, self.num_classes, self.n_critic = z_dim, num_classes, n_critic
-        self.loss_name = loss
-        self.adv = get_loss(loss)
-        self.penalties, self.terms = dict(penalties or {}), dict(terms or {})
-        self.install_tricks(tricks)
+        self.use_objective(objective or Objective())
 
     @classmethod
     def from_config(cls, cfg, data) -> "GAN":  # noqa: ANN001
         check_recipe_args(cfg.recipe_args, ("critic_schedule",), "gan")
-        common = cls.common_args(cfg, data)
+        objective = cls.objective_for(cfg)
+        common = cls.common_args(cfg, data, objective)
         schedule = cfg.recipe_args.get("critic_schedule")
         if schedule is not None:  # n_critic stays the count between the boosts
             if not isinstance(schedule, Mapping):
@@ -92,32 +69,32 @@ class GAN(Recipe):
                 if key not in fields:
                     raise ConfigError(f"recipe_args.critic_schedule: {unknown('key', key, fields)}")
             common["n_critic"] = CriticSchedule(n_critic=cfg.n_critic, **schedule)
-        return cls(*cls.build(cfg, data), **common)
+        return cls(*cls.build(cfg, data, objective), **common)
 
     @classmethod
-    def common_args(cls, cfg, data) -> dict:  # noqa: ANN001
+    def common_args(cls, cfg, data, objective: Objective) -> dict:  # noqa: ANN001
         """Constructor arguments every GAN-derived recipe reads from the config the same way."""
-        terms = build_items(TERMS, cfg.terms, "terms")
-        return {"z_dim": cfg.model.z_dim, "loss": cfg.loss, "penalties": build_items(PENALTIES, cfg.penalties, "penalties"),
-                "terms": terms, "n_critic": cfg.n_critic, "num_classes": _classes_needed(cfg, data, terms),
-                "tricks": build_tricks(cfg)}
+        return {"z_dim": cfg.model.z_dim, "objective": objective, "n_critic": cfg.n_critic,
+                "num_classes": _classes_needed(cfg, data, objective.terms)}
 
     @classmethod
-    def spec(cls, cfg, data, *, aux_dim: int = 0) -> NetSpec:  # noqa: ANN001
+    def spec(cls, cfg, data, objective: Objective, *, aux_dim: int = 0) -> NetSpec:  # noqa: ANN001
         """What G and D are built for: the data's samples, G's classes, D's labels and auxiliary outputs."""
-        terms = build_items(TERMS, cfg.terms, "terms")
         return NetSpec(
             sample_shape=data.sample_shape,
             z_dim=cfg.model.z_dim,
-            g_classes=_classes_needed(cfg, data, terms),
+            g_classes=_classes_needed(cfg, data, objective.terms),
             d_classes=data.num_classes if cfg.model.label_input else 0,
-            aux_dim=aux_dim + sum(t.aux_dim(data.num_classes) for t in terms.values()),
+            aux_dim=aux_dim + sum(t.aux_dim(data.num_classes) for t in objective.terms.values()),
         )
 
     @classmethod
-    def build(cls, cfg, data, spec: NetSpec | None = None) -> tuple[nn.Module, nn.Module]:  # noqa: ANN001
-        """(G, D) for ``spec`` (default: ``cls.spec``), D shaped and wrapped by the config's tricks."""
-        return build_gan_nets(spec or cls.spec(cfg, data), cfg.model, build_tricks(cfg))
+    def build(cls, cfg, data, objective: Objective, spec: NetSpec | None = None) -> tuple[nn.Module, nn.Module]:  # noqa: ANN001
+        """(G, D) for ``spec`` (default: ``cls.spec``); D is built for the input shape the tricks give it
+        (packing) and wrapped by them."""
+        spec = spec or cls.spec(cfg, data, objective)
+        G, D = build_nets(spec, cfg.model, d_shape=objective.d_input_shape(spec.sample_shape))
+        return G, objective.wrap_d(D, spec)
 
     def phases(self) -> list[Phase]:
         return [Phase("D", self.d_step, trains="D", repeats=self.n_critic, after=self.constrain),
@@ -128,73 +105,31 @@ class GAN(Recipe):
 
     def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
         device = next(self.G.parameters()).device
-        z = torch.randn(n, self.z_dim, device=device, generator=generator)
+        z = noise.randn(n, self.z_dim, device=device, generator=generator)
         if self.num_classes == 0:
             return Latent(z)
         if labels is None:
-            labels = torch.randint(0, self.num_classes, (n,), device=device, generator=generator)
+            labels = noise.randint(self.num_classes, n, device=device, generator=generator)
         return Latent(z, labels.to(device))
 
     def _fake(self, batch: Batch) -> tuple[Tensor, Latent]:
         latent = self.sample_latent(len(batch))
         return self.G(latent.z, latent.y), latent
 
+    @staticmethod
+    def sides(batch: Batch, latent: Latent) -> dict:
+        """What the Objective's terms read besides D's outputs: the labels of both sides and G's input."""
+        return {"y_real": batch.y, "y_fake": latent.y, "z": latent.z}
+
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        out, d_real, d_fake = self.judge_d(self.D, batch, fake.detach(), latent, step)
-        self.record_d(d_real=d_real.logit, d_fake=d_fake.logit)
-        return out
+        judged = self.objective.d_loss(self.D, real=batch.x, fake=fake, step=step, **self.sides(batch, latent))
+        self.record_d(d_real=judged.real_score, d_fake=judged.fake_score)
+        return judged.terms
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        return self.judge_g(self.D, batch, fake, latent, step)
-
-    def judge_d(self, D: nn.Module, batch: Batch, fake: Tensor, latent: Latent, step: int,
-                suffix: str = "") -> tuple[LossTerms, DOut, DOut]:
-        """D's loss terms for one discriminator (named ``<term><suffix>``), and its outputs on real and fake."""
-        d_real, d_fake = D(self.d_view(batch.x, step), batch.y), D(self.d_view(fake, step), latent.y)
-        out = {"adv": self.adv.d(real=d_real.logit, fake=d_fake.logit)}
-        ctx = Context(z=latent.z, y_real=batch.y, y_fake=latent.y, d_real=d_real, d_fake=d_fake)
-        out.update(named_terms(self.terms, lambda t: t.d(ctx)))
-        critic_real = lambda x: D(x, batch.y).logit  # noqa: E731  (labels of the real batch)
-        out.update(named_terms(self.penalties, lambda p: p.loss(critic=critic_real, real=batch.x, fake=fake, step=step)))
-        out = {f"{k}{suffix}": v for k, v in out.items()}
-        out.update(self.trick_terms("D", step=step, d_real=d_real, d_fake=d_fake, suffix=suffix))
-        return out, d_real, d_fake
-
-    def judge_g(self, D: nn.Module, batch: Batch, fake: Tensor, latent: Latent, step: int, suffix: str = "") -> LossTerms:
-        """G's loss terms against one discriminator, named ``<term><suffix>``."""
-        d_fake = D(self.d_view(fake, step), latent.y)
-        d_real = D(self.d_view(batch.x, step), batch.y) if self.wants_real_in_g() else None
-        out = {} if self.replaces_g_adv() else {"adv": self.adv.g(fake=d_fake.logit)}
-        ctx = Context(z=latent.z, y_real=batch.y, y_fake=latent.y, d_real=None, d_fake=d_fake)
-        out.update(named_terms(self.terms, lambda t: t.g(ctx)))
-        out = {f"{k}{suffix}": v for k, v in out.items()}
-        out.update(self.trick_terms("G", step=step, d_real=d_real, d_fake=d_fake, suffix=suffix))
-        return out
-
-
-
-def build_gan_nets(spec: NetSpec, model: ModelConfig, tricks: Sequence[Trick]) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for ``spec``; D is built for the input shape the tricks give it (packing) and wrapped by them.
-
-    Tricks that change D's input shape wrap first, so every later wrapper sees D take plain samples.
-    """
-    G, D = build_nets(spec, model, d_shape=d_input_shape(tricks, spec.sample_shape))
-    reshaping = [t for t in tricks if t.d_shape(spec.sample_shape) != spec.sample_shape]
-    for trick in reshaping + [t for t in tricks if t not in reshaping]:
-        D = trick.wrap_d(D, spec)
-    return G, D
-
-
-def named_terms(items: Mapping[str, object], fn: Callable) -> LossTerms:
-    """{name: fn(item)} for the items whose contribution is not None (a lazy penalty may skip a step)."""
-    out: LossTerms = {}
-    for name, item in items.items():
-        value = fn(item)
-        if value is not None:
-            out[name] = value
-    return out
+        return self.objective.g_loss(self.D, real=batch.x, fake=fake, step=step, **self.sides(batch, latent)).terms
 
 
 def _classes_needed(cfg, data, terms: Mapping[str, Term]) -> int:  # noqa: ANN001

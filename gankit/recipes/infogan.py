@@ -13,11 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit import distributed as noise
 from gankit.errors import ConfigError
 from gankit.nets import NetSpec
+from gankit.objective import Accepts
 from gankit.recipes.base import Latent, check_recipe_args, register_recipe
 from gankit.recipes.gan import GAN
-from gankit.recipes.terms import Context, Term
+from gankit.tricks import TRICKS
+from gankit.losses.terms import Context, Term
 
 
 @dataclass
@@ -78,13 +81,12 @@ class InfoGAN(GAN):
     """Chen et al. 2016, InfoGAN: categorical + continuous codes, Q head sharing D's trunk."""
 
     paper = "Chen et al. 2016, InfoGAN: Interpretable Representation Learning by Information Maximizing GANs"
+    accepts = Accepts(tricks=frozenset(TRICKS.names()) - {"pack"}, terms=frozenset(),
+                      why="its categorical codes take the place of class labels, and D's Q head reads each sample")
 
-    def __init__(self, G: nn.Module, D: nn.Module, *, layout: CodeLayout, info_weight: float = 1.0,
-                 cont_weight: float = 0.1, **gan_kwargs) -> None:
-        terms = dict(gan_kwargs.pop("terms", None) or {})
-        terms["info"] = MutualInformation(layout, info_weight, cont_weight)
-        super().__init__(G, D, z_dim=layout.total, terms=terms, **gan_kwargs)
-        self.layout = layout
+    def __init__(self, G: nn.Module, D: nn.Module, *, layout: CodeLayout, **gan_kwargs) -> None:
+        self.layout = layout  # before the Objective wraps G: virtual batch norm samples a reference batch
+        super().__init__(G, D, z_dim=layout.total, **gan_kwargs)
 
     @classmethod
     def from_config(cls, cfg, data) -> "InfoGAN":  # noqa: ANN001
@@ -97,9 +99,11 @@ class InfoGAN(GAN):
                               f"got cat_dims={list(cat_dims)}, n_cont={n_cont}")
         layout = CodeLayout(cfg.model.z_dim, cat_dims, n_cont)
         spec = NetSpec(sample_shape=data.sample_shape, z_dim=layout.total, aux_dim=sum(cat_dims) + n_cont)
-        common = cls.common_args(cfg, data)
+        info = MutualInformation(layout, args.pop("info_weight", 1.0), args.pop("cont_weight", 0.1))
+        objective = cls.objective_for(cfg, extra_terms={"info": info})
+        common = cls.common_args(cfg, data, objective)
         del common["z_dim"]  # G's input is the noise plus the codes
-        return cls(*cls.build(cfg, data, spec), layout=layout, **common, **args)
+        return cls(*cls.build(cfg, data, objective, spec), layout=layout, **common, **args)
 
     def code_names(self) -> list[str]:
         return self.layout.names()
@@ -111,13 +115,13 @@ class InfoGAN(GAN):
     def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
         """Noise ~ N(0, I), categorical codes uniform, continuous codes ~ U(-1, 1); ``labels`` fixes cat0."""
         device = next(self.G.parameters()).device
-        parts = [torch.randn(n, self.layout.noise_dim, device=device, generator=generator)]
+        parts = [noise.randn(n, self.layout.noise_dim, device=device, generator=generator)]
         for i, k in enumerate(self.layout.cat_dims):
-            idx = torch.randint(0, k, (n,), device=device, generator=generator)
+            idx = noise.randint(k, n, device=device, generator=generator)
             if i == 0 and labels is not None:
                 idx = labels.to(device)
             parts.append(F.one_hot(idx, k).float())
-        parts.append(torch.rand(n, self.layout.n_cont, device=device, generator=generator) * 2 - 1)
+        parts.append(noise.rand(n, self.layout.n_cont, device=device, generator=generator) * 2 - 1)
         return Latent(torch.cat(parts, dim=1))
 
     def walk(self, rows: int, steps: int, *, code: str | None = None, generator: torch.Generator | None = None) -> Latent:

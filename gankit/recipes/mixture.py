@@ -5,15 +5,20 @@ uniformly when sampling; every generator gets an equal share of each training ba
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit import distributed as noise
 from gankit.errors import ConfigError
+from gankit.objective import Accepts, Scorer
 from gankit.recipes.base import Latent, LossTerms, check_recipe_args, register_recipe
-from gankit.recipes.gan import GAN, named_terms
-from gankit.recipes.terms import Context, Term
-from gankit.types import Batch
+from gankit.recipes.gan import GAN
+from gankit.tricks import TRICKS
+from gankit.losses.terms import Context, Term
+from gankit.types import Batch, DOut
 
 
 class MixtureGenerator(nn.Module):
@@ -39,34 +44,40 @@ class MixtureGenerator(nn.Module):
         return out
 
 
-def mixture_from_config(cls, cfg, data, *, aux_dim: int, allowed: tuple[str, ...], recipe: str) -> dict:  # noqa: ANN001
+MIXTURE_ACCEPTS = Accepts(tricks=frozenset(TRICKS.names()) - {"pack"}, terms=frozenset(),
+                          why="its generators are told apart by index, not class, and D's head reads each sample")
+
+
+def mixture_from_config(cls, cfg, data, *, aux_dim: int, allowed: tuple[str, ...], recipe: str,  # noqa: ANN001
+                        extra_terms: Callable[[dict], dict] | None = None) -> dict:
     """The networks and arguments shared by the mixture recipes: k generators and one D."""
     args = dict(cfg.recipe_args)
     check_recipe_args(args, ("generators",) + allowed, recipe)
     k = int(args.pop("generators", 4))
     if k < 2:
         raise ConfigError(f"recipe_args.generators={k}: a mixture needs at least 2 generators")
-    if cfg.conditional or cfg.terms or cfg.model.label_input:
+    objective = cls.objective_for(cfg, extra_terms(args) if extra_terms else None)
+    if cfg.conditional or cfg.model.label_input:
         raise ConfigError(f"recipe {recipe!r} is unconditional: its generators are told apart by index, not class "
-                          "(set conditional=false, terms=[], model.label_input=null)")
+                          "(set conditional=false, model.label_input=null)")
     if cfg.train.batch_size < 2 * k:
         raise ConfigError(f"train.batch_size={cfg.train.batch_size}: each of the {k} generators needs at least 2 "
                           f"samples per batch (batch norm); use a batch size >= {2 * k}")
-    spec = cls.spec(cfg, data, aux_dim=aux_dim(k))
+    spec = cls.spec(cfg, data, objective, aux_dim=aux_dim(k))
     generators, D = [], None
     for _ in range(k):
-        G, D_i = cls.build(cfg, data, spec)
+        G, D_i = cls.build(cfg, data, objective, spec)
         generators.append(G)
         D = D if D is not None else D_i
-    return {"G": MixtureGenerator(generators), "D": D, "generators": k, **cls.common_args(cfg, data), **args}
+    return {"G": MixtureGenerator(generators), "D": D, "generators": k, **cls.common_args(cfg, data, objective), **args}
 
 
 def mixture_latent(recipe: GAN, n: int, labels: Tensor | None, generator: torch.Generator | None) -> Latent:
     """z ~ N(0, I) and a generator index per sample: ``labels`` if given, else uniform."""
     device = next(recipe.G.parameters()).device
-    z = torch.randn(n, recipe.z_dim, device=device, generator=generator)
+    z = noise.randn(n, recipe.z_dim, device=device, generator=generator)
     if labels is None:
-        labels = torch.randint(0, recipe.n_generators, (n,), device=device, generator=generator)
+        labels = noise.randint(recipe.n_generators, n, device=device, generator=generator)
     return Latent(z, labels.to(device))
 
 
@@ -83,12 +94,14 @@ class MADGAN(GAN):
     """Ghosh et al. 2018, MAD-GAN: k generators; D has k+1 classes (one per generator, one for real data).
 
     D: cross-entropy with real -> class k, a sample of generator i -> class i. G_i: -log D_real(G_i(z))
-    (the non-saturating form: each generator wants its samples called real). D's auxiliary head holds
-    the k+1 logits; penalties see the log-odds of "real" as the critic.
+    (the non-saturating form: each generator wants its samples called real). D's k+1 logits are its
+    auxiliary head's k (one per generator) and its real/fake logit (real); penalties see the log-odds of
+    "real" as the critic.
     """
 
     paper = "Ghosh et al. 2018, Multi-Agent Diverse Generative Adversarial Networks"
-    scored_by_loss = False
+    accepts = Accepts(tricks=frozenset(TRICKS.names()) - {"label_smoothing", "pack"}, terms=frozenset(),
+                      why="D's k+1-way classification of each sample is its own objective, with no real/fake target")
 
     def __init__(self, G: nn.Module, D: nn.Module, *, generators: int, **gan_kwargs) -> None:
         self.n_generators = generators
@@ -96,7 +109,7 @@ class MADGAN(GAN):
 
     @classmethod
     def from_config(cls, cfg, data) -> "MADGAN":  # noqa: ANN001
-        args = mixture_from_config(cls, cfg, data, aux_dim=lambda k: k + 1, allowed=(), recipe="madgan")
+        args = mixture_from_config(cls, cfg, data, aux_dim=lambda k: k, allowed=(), recipe="madgan")
         return cls(args.pop("G"), args.pop("D"), **args)
 
     def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
@@ -105,28 +118,32 @@ class MADGAN(GAN):
     def _fake(self, batch: Batch) -> tuple[Tensor, Latent]:
         return balanced_fake(self, batch)
 
+    @staticmethod
+    def class_logits(out: DOut) -> Tensor:
+        """D's k+1 logits (B, k+1): generator 0..k-1 from its auxiliary head, real (class k) from its logit."""
+        return torch.cat([out.aux, out.logit[:, None]], dim=1)
+
     def real_score(self, logits: Tensor) -> Tensor:
         """log p(real) - log p(some generator): the critic value penalties and statistics read. (B,)"""
         return logits[:, -1] - torch.logsumexp(logits[:, :-1], dim=1)
 
+    def scorer(self, batch: Batch, latent: Latent) -> Scorer:
+        """D: real -> class k, a sample of generator i -> class i; G: its samples called real."""
+        real, classes = self._real_class(batch), self.class_logits
+        return Scorer(d=lambda r, f: F.cross_entropy(classes(r), real) + F.cross_entropy(classes(f), latent.y),
+                      g=lambda f: F.cross_entropy(classes(f), real), score=lambda out: self.real_score(classes(out)))
+
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        fake = fake.detach()
-        d_real, d_fake = self.D(self.d_view(batch.x, step)), self.D(self.d_view(fake, step))  # aux: (B, k+1) logits
-        out = {"adv": F.cross_entropy(d_real.aux, self._real_class(batch)) + F.cross_entropy(d_fake.aux, latent.y)}
-        critic = lambda x: self.real_score(self.D(x).aux)  # noqa: E731
-        out.update(named_terms(self.penalties, lambda p: p.loss(critic=critic, real=batch.x, fake=fake, step=step)))
-        out.update(self.trick_terms("D", step=step, d_real=d_real, d_fake=d_fake))
-        self.record_d(d_real=self.real_score(d_real.aux), d_fake=self.real_score(d_fake.aux))
-        return out
+        judged = self.objective.d_loss(self.D, real=batch.x, fake=fake, step=step, scorer=self.scorer(batch, latent),
+                                       z=latent.z)
+        self.record_d(d_real=judged.real_score, d_fake=judged.fake_score)
+        return judged.terms
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        d_fake = self.D(self.d_view(fake, step))
-        d_real = self.D(self.d_view(batch.x, step)) if self.wants_real_in_g() else None
-        out = {} if self.replaces_g_adv() else {"adv": F.cross_entropy(d_fake.aux, self._real_class(batch))}
-        out.update(self.trick_terms("G", step=step, d_real=d_real, d_fake=d_fake))
-        return out
+        return self.objective.g_loss(self.D, real=batch.x, fake=fake, step=step, scorer=self.scorer(batch, latent),
+                                     z=latent.z).terms
 
     def _real_class(self, batch: Batch) -> Tensor:
         return torch.full((len(batch),), self.n_generators, device=batch.x.device)
@@ -141,16 +158,16 @@ class MGAN(GAN):
     """
 
     paper = "Hoang et al. 2018, MGAN: Training Generative Adversarial Nets with Multiple Generators"
+    accepts = MIXTURE_ACCEPTS
 
     def __init__(self, G: nn.Module, D: nn.Module, *, generators: int, beta: float = 0.01, **gan_kwargs) -> None:
-        terms = dict(gan_kwargs.pop("terms", None) or {})
-        terms["which_generator"] = WhichGenerator(beta)
-        self.n_generators = generators
-        super().__init__(G, D, terms=terms, **gan_kwargs)
+        self.n_generators, self.beta = generators, beta
+        super().__init__(G, D, **gan_kwargs)
 
     @classmethod
     def from_config(cls, cfg, data) -> "MGAN":  # noqa: ANN001
-        args = mixture_from_config(cls, cfg, data, aux_dim=lambda k: k, allowed=("beta",), recipe="mgan")
+        args = mixture_from_config(cls, cfg, data, aux_dim=lambda k: k, allowed=("beta",), recipe="mgan",
+                                   extra_terms=lambda args: {"which_generator": WhichGenerator(args.get("beta", 0.01))})
         return cls(args.pop("G"), args.pop("D"), **args)
 
     def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:

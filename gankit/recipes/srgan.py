@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
-from gankit.losses import get_loss
 from gankit.losses.auxiliary import pixel_mse
+from gankit.objective import Objective
 from gankit.recipes.base import Latent, LossTerms, Phase, register_recipe
 from gankit.recipes.translation import Translation, recipe_args, translation_data
 from gankit.types import Batch
@@ -63,8 +63,9 @@ class SRGAN(Translation):
     any_input_size = True
     baseline_name = "bicubic"  # upsampling of the same inputs: eval reports psnr_bicubic, ssim_bicubic
 
-    def __init__(self, G: nn.Module, D: nn.Module, *, scale: int, input_shape: tuple[int, ...], loss: str = "nonsat",
-                 content: str = "mse", adv_weight: float = 1e-3, pretrain_steps: int = 0) -> None:
+    def __init__(self, G: nn.Module, D: nn.Module, *, scale: int, input_shape: tuple[int, ...],
+                 objective: Objective | None = None, content: str = "mse", adv_weight: float = 1e-3,
+                 pretrain_steps: int = 0) -> None:
         super().__init__()
         if content not in ("vgg", "mse"):
             raise ConfigError(f"recipe_args.content={content!r}: must be vgg or mse once resolved")
@@ -72,7 +73,8 @@ class SRGAN(Translation):
             raise ConfigError(f"srgan: pretrain_steps={pretrain_steps} must be >= 0 (0: no SRResNet pre-training)")
         self.pretrain_steps = pretrain_steps
         self.G, self.D, self.scale, self.input_shape = G, D, scale, tuple(input_shape)
-        self.loss_name, self.adv, self.adv_weight, self.content = loss, get_loss(loss), adv_weight, content
+        self.adv_weight, self.content = adv_weight, content
+        self.use_objective(objective or Objective())
         self._vgg: list[nn.Module] = []  # loaded at first use, kept out of state_dict (frozen ImageNet weights)
 
     @classmethod
@@ -94,14 +96,17 @@ class SRGAN(Translation):
                               "use recipe_args.content=mse")
         G = SRResNet(shape[0], scale=scale, width=cfg.model.g_width, n_blocks=args["n_blocks"])
         D = SRDiscriminator(shape[0], width=cfg.model.d_width, spectral=cfg.model.d_spectral_norm)
-        return cls(G, D, scale=scale, input_shape=(shape[0], size // scale, size // scale), loss=cfg.loss,
+        return cls(G, D, scale=scale, input_shape=(shape[0], size // scale, size // scale), objective=cls.objective_for(cfg),
                    content=content, adv_weight=args["adv_weight"], pretrain_steps=int(args["pretrain"] * cfg.train.steps))
 
-    def config_updates(self) -> dict:
-        return {"content": self.content}  # the run's config records which content loss was used
+    @classmethod
+    def resolve_args(cls, cfg) -> dict:  # noqa: ANN001
+        """The content loss used (vgg or mse for "auto"), recorded in the run's config."""
+        return {"content": resolve_content(cfg.recipe_args.get("content", DEFAULTS["content"]))}
 
     def phases(self) -> list[Phase]:
-        return [Phase("D", self.d_step, trains="D", repeats=self.d_updates), Phase("G", self.g_step, trains="G", new_batch=False)]
+        return [Phase("D", self.d_step, trains="D", repeats=self.d_updates, after=self.constrain),
+                Phase("G", self.g_step, trains="G", new_batch=False)]
 
     def pretraining(self, step: int) -> bool:
         return step <= self.pretrain_steps
@@ -111,17 +116,17 @@ class SRGAN(Translation):
         return 0 if self.pretraining(step) else 1
 
     def d_step(self, batch: Batch, step: int) -> LossTerms:
-        fake = self.G(downsample(batch.x, self.scale)).detach()
-        real_out, fake_out = self.D(batch.x), self.D(fake)
-        self.record_d(d_real=real_out.logit, d_fake=fake_out.logit)
-        return {"adv": self.adv.d(real=real_out.logit, fake=fake_out.logit)}
+        fake = self.G(downsample(batch.x, self.scale))
+        judged = self.objective.d_loss(self.D, real=batch.x, fake=fake, step=step)
+        self.record_d(d_real=judged.real_score, d_fake=judged.fake_score)
+        return judged.terms
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
         fake = self.G(downsample(batch.x, self.scale))
         if self.pretraining(step):
             return {"mse": pixel_mse(output=fake, target=batch.x)}  # SRResNet's objective: PSNR-oriented
-        return {"content": self.content_loss(fake, batch.x),
-                "adv": self.adv_weight * self.adv.g(fake=self.D(fake).logit)}
+        adversarial = self.objective.g_loss(self.D, real=batch.x, fake=fake, step=step, adv_weight=self.adv_weight)
+        return {"content": self.content_loss(fake, batch.x), **adversarial.terms}
 
     def content_loss(self, output: Tensor, target: Tensor) -> Tensor:
         if self.content == "mse":
@@ -135,10 +140,10 @@ class SRGAN(Translation):
     def inputs(self, data, index: Tensor, labels: Tensor | None) -> Latent:  # noqa: ANN001
         """Low-resolution inputs made from the data's images, which are the targets."""
         target = data.x[index]
-        return Latent(downsample(target, self.scale), None, target)
+        return Latent(source=downsample(target, self.scale), target=target)
 
     def input_count(self, data) -> int:  # noqa: ANN001
         return len(data)
 
     def baseline(self, latent: Latent) -> Tensor:
-        return upsample(latent.z, self.scale)
+        return upsample(latent.source, self.scale)

@@ -1,17 +1,16 @@
 """Choi et al. 2018 (StarGAN): one generator translates an image to any of k domains."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
-from gankit.losses import PENALTIES, Penalty, get_loss
 from gankit.losses.auxiliary import classification_loss, cycle_loss
+from gankit.objective import Objective
 from gankit.recipes.base import Latent, LossTerms, Phase, register_recipe
-from gankit.recipes.gan import build_items, named_terms
-from gankit.recipes.translation import Translation, recipe_args, translation_data
+from gankit.recipes.translation import TRANSLATION_ACCEPTS, Translation, recipe_args, translation_data
 from gankit.types import Batch
 
 DEFAULTS = {"cls_weight": 1.0, "rec_weight": 10.0, "n_blocks": 6, "n_layers": 6}
@@ -24,16 +23,16 @@ class StarGAN(Translation):
     WGAN-GP adversarial loss + domain classification (weight 1) + reconstruction G(G(x, c), c') ~ x (weight 10)."""
 
     paper = "Choi et al. 2018, StarGAN: Unified Generative Adversarial Networks for Multi-Domain Image-to-Image Translation"
+    accepts = replace(TRANSLATION_ACCEPTS, tricks=TRANSLATION_ACCEPTS.tricks | {"d_steps"})  # it reads n_critic
 
     def __init__(self, G: nn.Module, D: nn.Module, *, input_shape: tuple[int, ...], num_domains: int,
-                 domain_names: list[str] | None = None, loss: str = "wasserstein", cls_weight: float = 1.0,
-                 rec_weight: float = 10.0, penalties: Mapping[str, Penalty] | None = None, n_critic: int = 5) -> None:
+                 domain_names: list[str] | None = None, objective: Objective | None = None, cls_weight: float = 1.0,
+                 rec_weight: float = 10.0, n_critic: int = 5) -> None:
         super().__init__()
         self.G, self.D, self.input_shape = G, D, tuple(input_shape)
         self.num_domains, self.names = num_domains, list(domain_names or [str(k) for k in range(num_domains)])
-        self.loss_name, self.adv = loss, get_loss(loss)
         self.cls_weight, self.rec_weight, self.n_critic = cls_weight, rec_weight, n_critic
-        self.penalties = dict(penalties or {})
+        self.use_objective(objective or Objective(loss="wasserstein"))
 
     @classmethod
     def from_config(cls, cfg, data) -> "StarGAN":  # noqa: ANN001
@@ -49,9 +48,9 @@ class StarGAN(Translation):
         G = ResnetGenerator(shape[0], shape[0], width=m.g_width, n_blocks=args["n_blocks"], norm=m.g_norm,
                             num_classes=data.num_classes)
         D = StarGANDiscriminator(shape[0], shape[-1], data.num_classes, width=m.d_width, n_layers=args["n_layers"])
-        return cls(G, D, input_shape=shape, num_domains=data.num_classes, domain_names=data.class_names, loss=cfg.loss,
-                   cls_weight=args["cls_weight"], rec_weight=args["rec_weight"],
-                   penalties=build_items(PENALTIES, cfg.penalties, "penalties"), n_critic=cfg.n_critic)
+        return cls(G, D, input_shape=shape, num_domains=data.num_classes, domain_names=data.class_names,
+                   objective=cls.objective_for(cfg), cls_weight=args["cls_weight"], rec_weight=args["rec_weight"],
+                   n_critic=cfg.n_critic)
 
     def phases(self) -> list[Phase]:
         return [Phase("D", self.d_step, trains="D", repeats=self.n_critic, after=self.constrain),
@@ -63,21 +62,17 @@ class StarGAN(Translation):
 
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         target = self.target_domains(batch.y)
-        fake = self.G(batch.x, target).detach()
-        real_out, fake_out = self.D(batch.x), self.D(fake)
-        self.record_d(d_real=real_out.logit, d_fake=fake_out.logit)
-        out = {"adv": self.adv.d(real=real_out.logit, fake=fake_out.logit),
-               "cls": self.cls_weight * classification_loss(logits=real_out.aux, labels=batch.y)}
-        critic = lambda x: self.D(x).logit  # noqa: E731
-        out.update(named_terms(self.penalties, lambda p: p.loss(critic=critic, real=batch.x, fake=fake, step=step)))
-        return out
+        fake = self.G(batch.x, target)
+        judged = self.objective.d_loss(self.D, real=batch.x, fake=fake, step=step)
+        self.record_d(d_real=judged.real_score, d_fake=judged.fake_score)
+        return {**judged.terms, "cls": self.cls_weight * classification_loss(logits=judged.real.aux, labels=batch.y)}
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
         target = self.target_domains(batch.y)
         fake = self.G(batch.x, target)
-        fake_out = self.D(fake)
-        return {"adv": self.adv.g(fake=fake_out.logit),
-                "cls": self.cls_weight * classification_loss(logits=fake_out.aux, labels=target),
+        judged = self.objective.g_loss(self.D, real=batch.x, fake=fake, step=step)
+        return {**judged.terms,
+                "cls": self.cls_weight * classification_loss(logits=judged.fake.aux, labels=target),
                 "rec": self.rec_weight * cycle_loss(original=batch.x, reconstructed=self.G(fake, batch.y))}
 
     # --- sampling and translation ------------------------------------------------------------------
@@ -89,7 +84,7 @@ class StarGAN(Translation):
         x = data.x[index]
         if labels is None:
             labels = (data.y[index] + 1) % self.num_domains if data.y is not None else torch.zeros_like(index)
-        return Latent(x, labels.to(x.device))
+        return Latent(source=x, y=labels.to(x.device))
 
     def input_count(self, data) -> int:  # noqa: ANN001
         return len(data)

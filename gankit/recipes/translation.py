@@ -16,14 +16,26 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
+from gankit.objective import Accepts
 from gankit.recipes.base import Latent, Recipe, check_recipe_args, run_generator
 from gankit.types import DataInfo
 
 GROUPS_PER_ROW = 4  # sample grids show this many input | output [| target] groups side by side
 
 
+# The tricks that act on D's inputs and loss terms work for image-to-image recipes; those that change the
+# networks (packing, minibatch features, virtual batch norm) assume the noise GAN's G and D, and d_steps the
+# D-then-G phases of the noise GANs (StarGAN reads n_critic and accepts it too).
+TRANSLATION_TRICKS = frozenset({"diffaugment", "instance_noise", "label_smoothing", "historical_averaging", "ttur"})
+TRANSLATION_ACCEPTS = Accepts(tricks=TRANSLATION_TRICKS, terms=frozenset(),
+                              why="an image-to-image recipe keeps its own networks and auxiliary losses")
+
+
 class Translation(Recipe):
     """Base of the translation recipes: G maps images of domain A (``Batch.a``) to domain B (``Batch.x``)."""
+
+    accepts = TRANSLATION_ACCEPTS
+    has_targets = False  # fixed_latent gives the real output of each input (paired translation: PSNR/SSIM)
 
     needs_data_to_sample = True
     any_input_size = False  # fully convolutional at any size (SRGAN); else inputs must match the training size
@@ -35,7 +47,7 @@ class Translation(Recipe):
     def inputs(self, data, index: Tensor, labels: Tensor | None) -> Latent:  # noqa: ANN001  (Dataset)
         """G's inputs, targets and labels for the samples ``index`` of ``data``. Default: paired or unpaired A -> B."""
         a = data.a[index]
-        return Latent(a, None, data.x[index] if data.pairing == "paired" else None)
+        return Latent(source=a, target=data.x[index] if data.pairing == "paired" else None)
 
     def input_count(self, data) -> int:  # noqa: ANN001
         return len(data.a) if data.a is not None else len(data)
@@ -45,9 +57,18 @@ class Translation(Recipe):
         return None
 
     def sampler(self) -> nn.Module:
-        """The (EMA) generator; with ``test_dropout`` it keeps its dropout on, as in the pix2pix paper."""
-        net = super().sampler()
+        """The (EMA) generator; with ``test_dropout`` it keeps its dropout on, as in the pix2pix paper. (No standing
+        batch-norm statistics: G's inputs are images, and its norms are instance norms or use their running ones.)"""
+        net = self.G if self.ema is None else self.ema.net
         return DropoutSampler(net) if self.test_dropout else net
+
+    def domain_names(self) -> list[str]:
+        """Names ``translate(to=...)`` accepts; empty: one direction only."""
+        return []
+
+    def reconstruct(self, latent: Latent, output: Tensor) -> Tensor | None:
+        """The input rebuilt from G's output (CycleGAN's cycle), or None when the recipe has no way back."""
+        return None
 
     def translator(self, to: int | None, n: int) -> tuple[nn.Module, Tensor | None]:
         """The network that translates to domain ``to`` and its labels; default: the (EMA) generator, one direction."""
@@ -74,7 +95,7 @@ class Translation(Recipe):
 
     def show(self, latent: Latent, output: Tensor) -> tuple[Tensor, int | None]:
         """Rows of input | output [| target] groups."""
-        columns = [latent.z, output] + ([latent.target] if latent.target is not None else [])
+        columns = [latent.source, output] + ([latent.target] if latent.target is not None else [])
         columns = displayable(columns)
         groups = torch.stack(columns, dim=1).flatten(0, 1)  # (N * k, C, H, W): each sample's group in a row
         return groups, len(columns) * min(GROUPS_PER_ROW, len(output))
@@ -83,7 +104,7 @@ class Translation(Recipe):
     def translate(self, images: Tensor, to: int | None = None, batch_size: int = 64) -> Tensor:
         """Images of G's input domain (B, C, H, W) in [-1, 1] -> their translations, in eval mode."""
         net, labels = self.translator(to, len(images))
-        return run_generator(net, Latent(images, labels), batch_size)
+        return run_generator(net, Latent(source=images, y=labels), batch_size)
 
 
 class DropoutSampler(nn.Module):
@@ -162,10 +183,7 @@ def translation_data(data: DataInfo, recipe: str, pairing: str | None) -> tuple[
 def recipe_args(cfg, allowed: dict, recipe: str) -> dict:  # noqa: ANN001
     """The recipe's arguments: its defaults (``allowed``) updated by cfg.recipe_args, unknown names refused."""
     check_recipe_args(cfg.recipe_args, tuple(allowed), recipe)
-    if cfg.tricks:
-        raise ConfigError(f"tricks: {recipe} has an objective of its own; the training tricks are for the "
-                          "noise GAN recipes (gan, unrolled, ...). Remove tricks=[...]")
     return {**allowed, **cfg.recipe_args}
 
 
-__all__ = ["Translation", "DropoutSampler", "displayable", "translation_data", "recipe_args"]
+__all__ = ["TRANSLATION_ACCEPTS", "TRANSLATION_TRICKS", "Translation", "DropoutSampler", "displayable", "translation_data", "recipe_args"]

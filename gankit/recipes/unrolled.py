@@ -42,14 +42,17 @@ class UnrolledGAN(GAN):
     def from_config(cls, cfg, data) -> "UnrolledGAN":  # noqa: ANN001
         args = dict(cfg.recipe_args)
         check_recipe_args(args, ("unroll_steps", "second_order"), "unrolled")
-        lr = cfg.optim.lr_d or cfg.optim.lr  # the look-ahead steps like D's own optimiser
-        return cls(*cls.build(cfg, data), lr=lr, betas=(cfg.optim.beta1, cfg.optim.beta2), **cls.common_args(cfg, data),
+        d = cfg.optim.settings("D")  # the look-ahead steps like D's own optimiser
+        objective = cls.objective_for(cfg)
+        return cls(*cls.build(cfg, data, objective), lr=d.lr, betas=d.betas, **cls.common_args(cfg, data, objective),
                    **args)
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
+        """G is scored by the look-ahead D, with every term and trick of the Objective."""
         fake, latent = self._fake(batch)
         params = self.look_ahead(batch, fake, latent, step)
-        return {"adv": self.adv.g(fake=self._d_with(params, self.d_view(fake, step), latent.y).logit)}
+        look_ahead_d = lambda x, y: self._d_with(params, x, y)  # noqa: E731
+        return self.objective.g_loss(look_ahead_d, real=batch.x, fake=fake, step=step, **self.sides(batch, latent)).terms
 
     def _d_with(self, params: dict[str, Tensor], x: Tensor, y: Tensor | None):  # noqa: ANN202
         """D with the given parameters, on copies of its buffers: D's batch-norm statistics and spectral-norm
@@ -64,11 +67,12 @@ class UnrolledGAN(GAN):
         fake_in = fake if self.second_order else fake.detach()
         moments = (self.moment1, self.moment2, int(self.moment_steps))
         for k in range(self.unroll_steps):
-            d_real = self._d_with(params, self.d_view(batch.x, step), batch.y)
-            d_fake = self._d_with(params, self.d_view(fake_in, step), latent.y)
-            loss = self.adv.d(real=d_real.logit, fake=d_fake.logit)
-            grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=self.second_order)
-            flat = torch.cat([g.flatten() for g in grads])
+            d_real = self._d_with(params, self.objective.view(batch.x, step), batch.y)
+            d_fake = self._d_with(params, self.objective.view(fake_in, step), latent.y)
+            loss = self.objective.adv.d(real=d_real.logit, fake=d_fake.logit)
+            # the look-ahead steps on D's adversarial loss; parts it does not reach (an AC-GAN class head) stay put
+            grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=self.second_order, allow_unused=True)
+            flat = torch.cat([(torch.zeros_like(params[n]) if g is None else g).flatten() for n, g in zip(names, grads)])
             if k == 0:
                 self._track_moments(flat.detach())
             update, moments = self._adam_update(flat, moments)

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from gankit.errors import CheckpointError
+from gankit import distributed
+from gankit.distributed import SHARED
+from gankit.errors import CheckpointError, ConfigError
 
 LATEST = "latest.pt"
 
@@ -93,6 +95,7 @@ def rng_state() -> dict[str, Any]:
         "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
                   "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
         "python": random.getstate(),
+        "shared": SHARED.state(),  # the per-sample training noise every rank draws together
     }
 
 
@@ -104,3 +107,33 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
+    if "shared" in state:  # checkpoints written before the shared stream existed
+        SHARED.set_state(state["shared"])
+
+
+def rank_rng_states() -> list[dict[str, Any]]:
+    """Every rank's ``rng_state()`` in rank order, on every rank (a collective under torch.distributed): the
+    global generators differ per rank (dropout, augmentation), so an exact resume needs each of them."""
+    return distributed.all_gather_object(rng_state())
+
+
+def saved_world_size(path: Path) -> int:
+    """How many processes trained the checkpoint at ``path`` (1 for checkpoints from before DDP)."""
+    try:  # memory-mapped: only the small value is read, however large the networks
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001  (missing, corrupt, unsafe: load_checkpoint names which)
+        state = load_checkpoint(path)
+    return int(state.get("world_size", 1))
+
+
+def check_world_size(saved: int, now: int, run: Path | str) -> None:
+    """ConfigError unless a run is resumed with as many processes as it was trained with."""
+    if saved == now:
+        return
+    how = ("in one process: `gankit train --resume RUN`" if saved == 1 else
+           f"with {saved} processes: `gankit train --resume RUN --nproc {saved}` or `torchrun --nproc_per_node {saved} "
+           "-m gankit train --resume RUN` (across machines: nodes x processes per node = "
+           f"{saved})")
+    raise ConfigError(f"cannot resume {run} with {now} process{'es' if now != 1 else ''}: it was trained with {saved} "
+                      f"(train.batch_size is per process, so the world size fixes the global batch and each rank's "
+                      f"random streams). Resume it {how.replace('RUN', str(run))}; or start a new run")

@@ -9,14 +9,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from gankit import distributed
 from gankit.errors import ConfigError
 
 
 def is_main_process() -> bool:
     """True on rank 0 of a torchrun job, or when not distributed."""
-    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0
+    return distributed.is_main()
 
 
 class RunDir:
@@ -32,11 +31,17 @@ class RunDir:
     report = property(lambda self: self.path / "report.html")
     symptoms = property(lambda self: self.path / "symptoms.json")  # failure symptoms found during training
 
-    def create(self) -> None:
-        """Make a new run directory; an existing non-empty one is never overwritten."""
+    def check_new(self) -> None:
+        """ConfigError if the directory exists and is not empty (a run is never overwritten)."""
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise ConfigError(f"run directory {self.path} already exists; continue it with "
                               f"`gankit train --resume {self.path}` or choose another --out")
+
+    def create(self) -> None:
+        """Make a new run directory; an existing non-empty one is never overwritten. Under torchrun every rank
+        looks before rank 0 makes it (so no rank takes rank 0's fresh folder for an old run)."""
+        self.check_new()
+        distributed.barrier()
         if self.main:
             for folder in (self.path, self.checkpoints, self.samples):
                 folder.mkdir(parents=True, exist_ok=True)

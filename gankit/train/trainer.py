@@ -1,9 +1,15 @@
-"""The one training loop. It runs a recipe's phases and never knows which GAN it is."""
+"""The one training loop. It runs a recipe's phases and never knows which GAN it is.
+
+Under torchrun (see gankit/distributed.py) every rank runs this same loop on its slice of each global batch:
+the trained networks go through DDP phase by phase (gankit/train/parallel.py), buffers are made equal after
+every step, logged values are averaged over the ranks, and rank 0 alone writes files (RunDir.main).
+"""
 from __future__ import annotations
 
 import contextlib
 import io
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -12,38 +18,19 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from gankit import distributed
 from gankit.config import Config
 from gankit.errors import NonFiniteLossError
 from gankit.recipes.base import Latent, Phase, Recipe
 from gankit.train.budget import Costs, Schedule, format_left, steps_for_budget, warmup_seconds
-from gankit.train.checkpoint import LATEST, atomic_save, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from gankit.train.optim import make_optimizers, make_schedulers
+from gankit.train.checkpoint import (LATEST, atomic_save, check_world_size, load_checkpoint, rank_rng_states,
+                                     save_checkpoint, set_rng_state)
+from gankit.train.parallel import Parallel, state_digest
 from gankit.train.rundir import RunDir
 from gankit.train.symptoms import Event, SymptomMonitor, warning_line
 from gankit.types import Batch, DataInfo
 from gankit.viz import picture, save_png
-
-
-def make_optimizers(recipe: Recipe, cfg: Config) -> dict[str, torch.optim.Optimizer]:
-    """One optimiser per parameter group; lr_g / lr_d override lr (TTUR)."""
-    o = cfg.optim
-    out = {}
-    for name, params in recipe.param_groups().items():
-        lr = {"G": o.lr_g, "D": o.lr_d}.get(name) or o.lr
-        if o.name == "rmsprop":
-            out[name] = torch.optim.RMSprop(params, lr=lr)
-        else:
-            out[name] = torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2))
-    return out
-
-
-def make_schedulers(optimizers: dict[str, torch.optim.Optimizer], cfg: Config) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
-    """Constant lr, then linear decay to zero from optim.decay_from * train.steps to the end (CycleGAN's schedule)."""
-    if cfg.optim.decay_from is None:
-        return {}
-    total = cfg.train.steps
-    start = int(cfg.optim.decay_from * total)
-    factor = lambda step: 1.0 - max(0, step - start) / max(1, total - start)  # noqa: E731
-    return {name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in optimizers.items()}
 
 
 class Trainer:
@@ -54,6 +41,8 @@ class Trainer:
         self.best: dict = {"key": None, "value": None, "step": None}  # the evaluation kept as checkpoints/best.pt
         self.reference = reference  # a few real samples drawn behind 2D scatter plots
         self.groups = recipe.param_groups()
+        # one process: None; under torchrun: the DDP wrappers of the recipe's networks, used phase by phase
+        self.parallel = Parallel(recipe, self.groups, device) if distributed.world_size() > 1 else None
         self.optimizers = make_optimizers(recipe, cfg)
         self.schedulers = make_schedulers(self.optimizers, cfg)
         self.step = 0
@@ -78,13 +67,18 @@ class Trainer:
 
     # --- state ------------------------------------------------------------------
     def state_dict(self) -> dict:
+        """Everything an exact resume needs. Under torchrun a collective (every rank's random state is gathered):
+        every rank calls it, rank 0 writes it."""
+        rng = rank_rng_states()
         return {
             "step": self.step,
+            "world_size": distributed.world_size(),
             "recipe": self.recipe.state_dict(),
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "loader": self.loader.state_dict(),
-            "rng": rng_state(),
+            "rng": rng[0],
+            **({"rank_rng": rng} if len(rng) > 1 else {}),  # rank r resumes from rank_rng[r]
             "fixed": self.fixed.to_dict(),
             "data": self.data.to_dict(),
             "preset": self.cfg.preset,
@@ -93,6 +87,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
+        check_world_size(int(state.get("world_size", 1)), distributed.world_size(), self.run.path)
         self.step = int(state["step"])
         self.recipe.load_state_dict(state["recipe"])
         for k, o in self.optimizers.items():
@@ -100,7 +95,7 @@ class Trainer:
         for k, s in self.schedulers.items():
             s.load_state_dict(state["schedulers"][k])
         self.loader.load_state_dict(state["loader"])
-        set_rng_state(state["rng"])
+        set_rng_state(state["rank_rng"][distributed.rank()] if "rank_rng" in state else state["rng"])
         self.fixed = Latent.from_dict(state["fixed"], self.device)
         self.best = dict(state.get("best", self.best))
         if self.symptoms is not None and "symptoms" in state:
@@ -111,15 +106,17 @@ class Trainer:
         self.run.truncate_log(self.step)
 
     def save(self) -> None:
+        state = self.state_dict()  # on every rank: it gathers their random states
         if self.run.main:
-            save_checkpoint(self.state_dict(), self.run.checkpoints, self.step, self.cfg.train.keep_checkpoints)
+            save_checkpoint(state, self.run.checkpoints, self.step, self.cfg.train.keep_checkpoints)
 
     # --- the wall-clock budget (train.minutes) -------------------------------------
     def fit_budget(self, started: float) -> int:
-        """Set train.steps so that the whole run, begun at ``started`` (time.time()), ends within train.minutes.
+        """The train.steps with which the whole run, begun at ``started`` (time.time()), ends within train.minutes.
 
         The speed comes from a warm-up of real training steps on this trainer, which is then thrown away:
-        the caller builds the run afresh with the chosen train.steps (gankit.api._fit).
+        the caller builds the run afresh with the chosen train.steps (gankit.api._fit). Under torchrun every rank
+        warms up (the steps are collective) and every rank gets rank 0's choice.
         """
         budget = 60.0 * self.cfg.train.minutes
         self.deadline = started + budget
@@ -139,8 +136,7 @@ class Trainer:
                       if self.symptoms is not None else 0.0)
         t = self.cfg.train
         schedule = Schedule(t.sample_every, t.checkpoint_every, self.cfg.eval.every if self.evaluation else 0, t.log_every)
-        t.steps = steps_for_budget(self.deadline - time.time(), costs, schedule, updates_at)
-        return t.steps
+        return distributed.broadcast_object(steps_for_budget(self.deadline - time.time(), costs, schedule, updates_at))
 
     # --- the loop -------------------------------------------------------------------
     def fit(self) -> None:
@@ -153,6 +149,8 @@ class Trainer:
             while self.step < t.steps:
                 self.step += 1
                 self._accumulate(self.train_step(phases))
+                if self.step == t.steps and os.environ.get("GANKIT_DEBUG_RANK_DIGEST"):
+                    self._print_digest()
                 self._periodic(bar)
                 bar.update(1)
         finally:
@@ -168,16 +166,19 @@ class Trainer:
         for phase in phases:
             optimizer = self.optimizers[phase.trains]
             terms: dict[str, Tensor] = {}  # stays empty when the phase's schedule skips this step
-            with self._only_trains(phase.trains):
+            with self._only_trains(phase.trains), self._through_ddp(phase.trains):
                 for _ in range(phase.repeats_at(self.step)):
                     if phase.new_batch or batch is None:
                         batch = self.loader.next()
                     optimizer.zero_grad(set_to_none=True)
                     with self._autocast():
                         terms = phase.step(batch, self.step)
+                        terms.update(self.recipe.objective.group_terms(phase.trains, self.groups[phase.trains]))
                     total = sum(terms.values())
                     self._check_finite(total, terms, phase)
                     total.backward()
+                    if self.parallel is not None:
+                        self.parallel.check_gradients(phase.trains)
                     if probe_grads:
                         self._grad_norms[f"{phase.name}/grad_norm"] = _grad_norm(self.groups[phase.trains])
                     optimizer.step()
@@ -190,8 +191,24 @@ class Trainer:
             warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step\\(\\)` before")  # follows the step count
             for scheduler in self.schedulers.values():
                 scheduler.step()
+        if self.parallel is not None:
+            self.parallel.sync_buffers()  # before the EMA copies them: every rank's EMA stays the same
         self.recipe.update_ema()
         return logs
+
+    def _through_ddp(self, group: str) -> contextlib.AbstractContextManager:
+        """Under torchrun: the networks of ``group`` called through their DDP wrappers, the others plain."""
+        return self.parallel.phase(group) if self.parallel is not None else contextlib.nullcontext()
+
+    def _print_digest(self) -> None:
+        """GANKIT_DEBUG_RANK_DIGEST=1: each rank prints digests of what it holds after the last step (tests
+        compare the ranks' lines: the EMA, the networks and their buffers must agree)."""
+        parts = {"ema": self.recipe.ema} if self.recipe.ema is not None else {}
+        parts.update(self.recipe.networks())
+        digests = " ".join(f"{name}={state_digest(module)}" for name, module in parts.items())
+        line = f"rank-digest rank={distributed.rank()} step={self.step} {digests}\n"
+        sys.stdout.flush()  # then one write: the ranks share the launcher's stdout, and print's two writes (the text,
+        os.write(sys.stdout.fileno(), line.encode())  # then its newline) interleave with the other rank's
 
     @contextlib.contextmanager
     def _only_trains(self, group: str) -> Iterator[None]:
@@ -212,7 +229,8 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _check_finite(self, total: Tensor, terms: dict[str, Tensor], phase: Phase) -> None:
-        if not bool(torch.isfinite(total)):
+        # under torchrun every rank stops together when one rank's loss is not finite (none waits on the others)
+        if distributed.any_rank(not bool(torch.isfinite(total)), total.device):
             bad = [k for k, v in terms.items() if not bool(torch.isfinite(v).all())]
             raise NonFiniteLossError(
                 f"non-finite loss in phase {phase.name!r} at step {self.step} (terms {', '.join(bad) or 'total'}); "
@@ -226,6 +244,14 @@ class Trainer:
             self._sums[k] = self._sums.get(k, 0) + v.float()
         self._count += 1
 
+    def _averaged_sums(self) -> dict[str, float]:
+        """The accumulated values per step, averaged over the ranks under torchrun (one collective)."""
+        keys = sorted(self._sums)
+        if not keys:
+            return {}
+        sums = distributed.all_reduce_mean(torch.stack([self._sums[k].float().reshape(()) for k in keys]))
+        return {k: float(v) / self._count for k, v in zip(keys, sums)}
+
     def _is_log_step(self) -> bool:
         return self.step % self.cfg.train.log_every == 0 or self.step == self.cfg.train.steps
 
@@ -233,7 +259,7 @@ class Trainer:
         t, last = self.cfg.train, self.step == self.cfg.train.steps
         if self._is_log_step():
             row = {"step": self.step, "time": round(time.time() - self._t0, 3)}
-            row.update({k: float(v) / self._count for k, v in self._sums.items()})
+            row.update(self._averaged_sums())
             row.update({f"lr/{k}": o.param_groups[0]["lr"] for k, o in self.optimizers.items()})
             postfix = ", ".join(f"{k}={v:.3f}" for k, v in row.items() if "/" in k and not k.startswith("lr/"))
             tags = self._check_symptoms(row)
@@ -252,17 +278,22 @@ class Trainer:
         """Score G, log the row with its protocol, and keep checkpoints/best.pt for the best score so far."""
         from gankit.evaluate import best_key, is_better
 
-        row = self.evaluation(self.recipe, self.step)
+        # each rank generates its share of the samples and the features are gathered (gankit.evaluate); every
+        # rank holds the same row, and rank 0's decides, so no rank can diverge
+        row = distributed.broadcast_object(self.evaluation(self.recipe, self.step))
         key = best_key(self.cfg.eval)
         better = is_better(row[key], self.best["value"], key)
         if better:
             self.best = {"key": key, "value": row[key], "step": self.step}
         row["best"] = dict(self.best)
         self.run.log(row)
-        if better and self.run.main:
-            atomic_save(self.state_dict(), self.run.checkpoints / "best.pt")
-        bar.write(f"step {self.step}: " + ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in row.items()
-                                                    if k.startswith("eval/")) + (" (best so far)" if better else ""))
+        if better:
+            state = self.state_dict()  # on every rank: it gathers their random states
+            if self.run.main:
+                atomic_save(state, self.run.checkpoints / "best.pt")
+        if self.run.main:
+            bar.write(f"step {self.step}: " + ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in row.items()
+                                                        if k.startswith("eval/")) + (" (best so far)" if better else ""))
         if self.symptoms is not None:  # class_imbalance reads the evaluation's class histogram
             self._symptom_events(self.symptoms.judge(row, self.step))
 

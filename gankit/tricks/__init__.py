@@ -2,15 +2,18 @@
 
 A trick is a small object with hooks, each a no-op by default:
 
-- ``configure(cfg)``       reads (or, for TTUR and k D steps, sets) config values;
+- ``config_changes(**args)`` (a class method) the config values a config-level trick sets while the config
+                           is resolved (TTUR's learning rates, k D steps); the config is read-only afterwards;
+- ``configure(cfg, recipe)`` checks the resolved config and reads values from it (never writes it);
 - ``d_shape(shape)``       the input shape D is built for (packing);
 - ``wrap_d(D, spec)``      a discriminator wrapped with a batch-level layer;
 - ``wrap_g(G, recipe)``    a generator wrapped (virtual batch norm);
 - ``attach(recipe)``       state that follows the finished networks (historical averaging);
 - ``d_input(x, step)``     what D sees of a real or a fake batch (instance noise, DiffAugment);
-- ``d_terms / g_terms``    extra named loss terms (label smoothing, feature matching, historical averaging).
+- ``d_terms / g_terms``    extra named loss terms per discriminator (label smoothing, feature matching);
+- ``group_terms``          terms on a parameter group's weights, once per update (historical averaging).
 
-The recipes call the hooks; the trainer never sees a trick.
+gankit.objective.Objective calls the hooks; recipes and the trainer never see a trick.
 """
 from __future__ import annotations
 
@@ -38,8 +41,6 @@ class TrickContext:
     loss: str  # the adversarial loss D's logit is scored with (cfg.loss)
     d_real: DOut | None  # D on real data (D phase; G phase when a trick asks for real features)
     d_fake: DOut
-    group: str  # the parameter group this phase trains ("G", "D")
-    params: list[nn.Parameter]  # its parameters
 
 
 class Trick(nn.Module):
@@ -51,8 +52,14 @@ class Trick(nn.Module):
     replaces_g_adv = False  # G's adversarial loss is dropped (feature matching as Salimans et al. used it)
     needs_adv_logit = False  # reads D's logit as scored by cfg.loss (recipes with their own objective refuse it)
 
-    def configure(self, cfg) -> None:  # noqa: ANN001  (Config)
-        """Check the config this trick is used with; config-level tricks set values here."""
+    @classmethod
+    def config_changes(cls, **args) -> dict:  # noqa: ANN003
+        """Config values this trick sets while the config is resolved (``args``: its config entry), e.g.
+        {"n_critic": 5}; a nested dict merged over the config before it is frozen."""
+        return {}
+
+    def configure(self, cfg, recipe: str) -> None:  # noqa: ANN001  (Config)
+        """Check the resolved config this trick runs with for ``recipe``; read values from it (never write it)."""
 
     def d_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return shape
@@ -75,21 +82,8 @@ class Trick(nn.Module):
     def g_terms(self, ctx: TrickContext) -> dict[str, Tensor]:
         return {}
 
-
-def build_tricks(cfg) -> list[Trick]:  # noqa: ANN001
-    """The config's tricks, built and configured (config-level tricks set their values on ``cfg``)."""
-    from gankit.recipes.gan import build_items
-
-    tricks = list(build_items(TRICKS, cfg.tricks, "tricks").values())
-    for trick in tricks:
-        trick.configure(cfg)
-    return tricks
-
-
-def d_input_shape(tricks: Sequence[Trick], shape: tuple[int, ...]) -> tuple[int, ...]:
-    for trick in tricks:
-        shape = trick.d_shape(shape)
-    return shape
+    def group_terms(self, group: str, params: list[nn.Parameter]) -> dict[str, Tensor]:
+        return {}
 
 
 def _require_images(spec_or_shape, trick: str) -> None:  # noqa: ANN001
@@ -112,7 +106,7 @@ class InstanceNoise(Trick):
             raise ConfigError(f"tricks: instance_noise sigma must be >= 0, got {sigma}")
         self.sigma, self.anneal_steps = float(sigma), anneal_steps
 
-    def configure(self, cfg) -> None:  # noqa: ANN001
+    def configure(self, cfg, recipe: str) -> None:  # noqa: ANN001
         if self.anneal_steps is None:
             self.anneal_steps = cfg.train.steps  # linear decay to zero at the end of training
         if self.anneal_steps < 1:
@@ -207,7 +201,7 @@ class Pack(Trick):
             raise ConfigError(f"tricks: pack m must be >= 1, got {m}")
         self.m = m
 
-    def configure(self, cfg) -> None:  # noqa: ANN001
+    def configure(self, cfg, recipe: str) -> None:  # noqa: ANN001
         if cfg.train.batch_size % self.m:
             raise ConfigError(f"train.batch_size={cfg.train.batch_size}: packing m={self.m} samples needs a multiple of {self.m}")
 
@@ -306,7 +300,7 @@ class VirtualBatchNormTrick(Trick):
         super().__init__()
         self.reference_size, self.seed = reference_size, seed
 
-    def configure(self, cfg) -> None:  # noqa: ANN001
+    def configure(self, cfg, recipe: str) -> None:  # noqa: ANN001
         if cfg.model.g_norm != "batch":
             raise ConfigError(f"tricks: virtual_batch_norm replaces G's batch norm; set model.g_norm=batch "
                               f"(it is {cfg.model.g_norm!r})")
@@ -337,7 +331,7 @@ class LabelSmoothing(Trick):
             raise ConfigError(f"tricks: label_smoothing real must be in (0, 1], got {real}")
         self.real = real
 
-    def configure(self, cfg) -> None:  # noqa: ANN001
+    def configure(self, cfg, recipe: str) -> None:  # noqa: ANN001
         if cfg.loss not in self.LOSSES:
             raise ConfigError(f"tricks: label_smoothing smooths a target probability, so it needs loss= one of "
                               f"{', '.join(self.LOSSES)} (the loss is {cfg.loss!r})")
@@ -395,17 +389,14 @@ class HistoricalAveraging(Trick):
             count += 1
         return self.weight * ((flat - mean) ** 2).sum()
 
-    def d_terms(self, ctx: TrickContext) -> dict[str, Tensor]:
-        return {"historical_averaging": self.penalty(ctx.group, ctx.params)}
-
-    def g_terms(self, ctx: TrickContext) -> dict[str, Tensor]:
-        return {"historical_averaging": self.penalty(ctx.group, ctx.params)}
+    def group_terms(self, group: str, params: list[nn.Parameter]) -> dict[str, Tensor]:
+        return {"historical_averaging": self.penalty(group, params)}
 
 
 # --- config-level tricks ---------------------------------------------------------------------------
 @TRICKS.register("ttur")
 class TTUR(Trick):
-    """Heusel et al. 2017: the two time-scale update rule, D learns faster than G (sets optim.lr_g / lr_d)."""
+    """Heusel et al. 2017: the two time-scale update rule, D learns faster than G (sets optim.groups.G.lr / D.lr)."""
 
     paper = "Heusel et al. 2017, GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium"
     example = "tricks=[ttur]  or  tricks=[{name: ttur, lr_g: 1.0e-4, lr_d: 4.0e-4}]"
@@ -416,8 +407,10 @@ class TTUR(Trick):
             raise ConfigError(f"tricks: ttur learning rates must be > 0, got lr_g={lr_g}, lr_d={lr_d}")
         self.lr_g, self.lr_d = lr_g, lr_d
 
-    def configure(self, cfg) -> None:  # noqa: ANN001
-        cfg.optim.lr_g, cfg.optim.lr_d = self.lr_g, self.lr_d
+    @classmethod
+    def config_changes(cls, **args) -> dict:  # noqa: ANN003
+        trick = cls(**args)
+        return {"optim": {"groups": {"G": {"lr": trick.lr_g}, "D": {"lr": trick.lr_d}}}}
 
 
 @TRICKS.register("d_steps")
@@ -433,8 +426,9 @@ class DSteps(Trick):
             raise ConfigError(f"tricks: d_steps k must be >= 1, got {k}")
         self.k = k
 
-    def configure(self, cfg) -> None:  # noqa: ANN001
-        cfg.n_critic = self.k
+    @classmethod
+    def config_changes(cls, **args) -> dict:  # noqa: ANN003
+        return {"n_critic": cls(**args).k}
 
 
-__all__ = ["TRICKS", "Trick", "TrickContext", "build_tricks", "d_input_shape", "feature_dim"]
+__all__ = ["TRICKS", "Trick", "TrickContext", "feature_dim"]
