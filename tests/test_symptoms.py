@@ -127,8 +127,8 @@ QUIET = ["train.progress=false", "device=cpu", "train.deterministic=true", "trai
          "train.checkpoint_every=100000", "optim.decay_from=null"]
 # each run takes 5-20 s on one CPU thread (ring8 at PacGAN's sizes, 400-500 steps; digits 400 steps)
 COLLAPSE = ["model.g_norm=null", "optim.lr=1e-3", "train.steps=400"]  # Metz et al. 2017's ring: G hops between single modes
-OSCILLATE = ["optim.lr_g=1e-2", "train.steps=400"]  # G 100x faster than D: they chase each other
-OVERPOWER = ["loss=minimax", "n_critic=5", "optim.lr_d=2e-3", "optim.lr_g=1e-5", "model.g_width=32", "model.d_width=32",
+OSCILLATE = ["optim.groups.G.lr=1e-2", "train.steps=400"]  # G 100x faster than D: they chase each other
+OVERPOWER = ["loss=minimax", "n_critic=5", "optim.groups.D.lr=2e-3", "optim.groups.G.lr=1e-5", "model.g_width=32", "model.d_width=32",
              "train.steps=400", "train.log_every=25"]  # the saturating loss against a D trained to optimality
 
 

@@ -37,7 +37,6 @@ class Translation(Recipe):
     accepts = TRANSLATION_ACCEPTS
     has_targets = False  # fixed_latent gives the real output of each input (paired translation: PSNR/SSIM)
 
-    needs_data_to_sample = True
     any_input_size = False  # fully convolutional at any size (SRGAN); else inputs must match the training size
     input_shape: tuple[int, ...] = ()  # (C, H, W) of G's input at training time
     test_dropout = False  # sample with G's dropout on, as its noise (pix2pix); else everything in eval mode

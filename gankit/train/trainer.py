@@ -23,9 +23,9 @@ from gankit.config import Config
 from gankit.errors import NonFiniteLossError
 from gankit.recipes.base import Latent, Phase, Recipe
 from gankit.train.budget import Costs, Schedule, format_left, steps_for_budget, warmup_seconds
-from gankit.train.optim import make_optimizers, make_schedulers
 from gankit.train.checkpoint import (LATEST, atomic_save, check_world_size, load_checkpoint, rank_rng_states,
                                      save_checkpoint, set_rng_state)
+from gankit.train.optim import make_optimizers, make_schedulers
 from gankit.train.parallel import Parallel, state_digest
 from gankit.train.rundir import RunDir
 from gankit.train.symptoms import Event, SymptomMonitor, warning_line
