@@ -16,6 +16,8 @@ def cmd_list(args: argparse.Namespace) -> None:
     from gankit import config
     from gankit.data import list_datasets
     from gankit.losses import LOSSES, PENALTIES
+    from gankit.losses.terms import TERMS
+    from gankit.metrics import METRICS
     from gankit.nets import ARCHS
     from gankit.recipes import RECIPES
     from gankit.tricks import TRICKS
@@ -25,9 +27,11 @@ def cmd_list(args: argparse.Namespace) -> None:
         ("recipes (data flows; presets build on them)", [(n, RECIPES.doc(n)) for n in RECIPES]),
         ("losses (loss=...)", [(n, LOSSES.doc(n)) for n in LOSSES]),
         ("penalties (penalties=[...])", [(n, PENALTIES.doc(n)) for n in PENALTIES]),
+        ("auxiliary terms (terms=[...])", [(n, TERMS.doc(n)) for n in TERMS]),
         ("training tricks (tricks=[...])", [(n, TRICKS.doc(n)) for n in TRICKS]),
         ("architectures (model.arch=...)", [(n, ARCHS.doc(n)) for n in ARCHS]),
         ("data sets (--data ...; or a path to an image folder or .npz)", list_datasets()),
+        ("metrics (gankit eval RUN --metrics ...; eval.metrics=[...])", [(n, METRICS.doc(n)) for n in METRICS]),
     ]
     for title, rows in sections:
         print(f"{title}:")

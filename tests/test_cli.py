@@ -31,8 +31,13 @@ def cgan_run(tmp_path_factory) -> Path:  # noqa: ANN001
 def test_list_names_everything(capsys) -> None:  # noqa: ANN001
     code, out, _ = run_cli(capsys, "list")
     assert code == 0
-    for name in ["dcgan", "wgan-gp", "sagan", "infogan", "hinge", "lsgan", "gp", "r1", "clip", "ring8", "digits", "cifar10"]:
+    for name in ["dcgan", "wgan-gp", "sagan", "infogan", "hinge", "lsgan", "gp", "r1", "clip", "ring8", "digits", "cifar10",
+                 "classification", "memorisation", "fid"]:
         assert f"  {name} " in out or f"  {name}\n" in out, name
+    from gankit.metrics import METRICS
+
+    metrics = out.split("metrics (")[1]  # every registered metric, listed from the registry
+    assert all(f"  {name} " in metrics for name in METRICS.names())
 
 
 @pytest.mark.parametrize(("args", "expected"), [
