@@ -16,7 +16,7 @@ from gankit.api import build_recipe
 from gankit.config import resolve
 from gankit.data import InMemoryLoader, load_dataset
 from gankit.errors import ConfigError
-from gankit.losses import PENALTIES
+from gankit.losses import LOSSES, PENALTIES
 from gankit.losses.terms import TERMS
 from gankit.objective import Objective
 from gankit.recipes import RECIPES
@@ -214,3 +214,14 @@ def test_batch_of_noise_recipes_is_unchanged_by_the_objective() -> None:
     expected = torch.nn.functional.softplus(-recipe.D(batch.x).logit).mean() + \
         torch.nn.functional.softplus(recipe.D(fake).logit).mean()
     torch.testing.assert_close(terms["adv"], expected)
+
+
+@pytest.mark.parametrize("loss", LOSSES.names())
+def test_every_adversarial_loss_trains_the_gan_recipe(loss: str, paired_npz, tmp_path) -> None:  # noqa: ANN001
+    """Every loss= choice (the f-GAN divergences included) trains two steps with finite, changing losses."""
+    trainer = build("gan", [f"loss={loss}"], paired_npz, tmp_path)
+    logs = {}
+    for _ in range(2):
+        trainer.step += 1
+        logs.update(trainer.train_step(trainer.recipe.phases()))
+    assert {"D/adv", "G/adv"} <= set(logs) and all(math.isfinite(float(v)) for v in logs.values()), logs

@@ -7,9 +7,11 @@ never be swapped by position.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -78,6 +80,40 @@ _add("nonsat", bce_d, nonsaturating_g, "Goodfellow et al. 2014, non-saturating G
 _add("lsgan", least_squares_d, least_squares_g, "Mao et al. 2017, least squares (LSGAN)")
 _add("wasserstein", wasserstein_d, wasserstein_g, "Arjovsky et al. 2017, Wasserstein critic (needs clip or GP)")
 _add("hinge", hinge_d, wasserstein_g, "Lim & Ye 2017 / Miyato et al. 2018, hinge loss")
+
+
+# --- f-GAN (Nowozin et al. 2016): the variational bound on an f-divergence -------------------------------
+# D's raw score v goes through the divergence's output activation t = g_f(v), which keeps t in the domain of
+# the Fenchel conjugate f*; D maximises E_P[t(x)] - E_Q[f*(t(G(z)))] (so its loss is the negative), and G
+# maximises E_Q[t(G(z))], the paper's practical generator objective (-log D for the original GAN).
+@dataclass(frozen=True)
+class FDivergence:
+    """One row of the paper's Table 2 (f-GAN): output activation ``t(v)`` and ``conjugate_of(v)`` = f*(t(v))."""
+
+    name: str
+    title: str
+    t: Callable[[Tensor], Tensor]
+    conjugate_of: Callable[[Tensor], Tensor]
+
+    def d(self, *, real: Tensor, fake: Tensor) -> Tensor:
+        return -self.t(real).mean() + self.conjugate_of(fake).mean()
+
+    def g(self, *, fake: Tensor) -> Tensor:
+        return -self.t(fake).mean()
+
+
+LOG2 = math.log(2.0)
+F_DIVERGENCES = [  # f*(t(v)) written in v directly, in the numerically stable form
+    FDivergence("f_kl", "Kullback-Leibler", lambda v: v, lambda v: torch.exp(v - 1)),
+    FDivergence("f_reverse_kl", "reverse KL", lambda v: -torch.exp(-v), lambda v: v - 1),
+    FDivergence("f_pearson", "Pearson chi-squared", lambda v: v, lambda v: 0.25 * v * v + v),
+    FDivergence("f_neyman", "Neyman chi-squared", lambda v: 1 - torch.exp(-v), lambda v: 2 - 2 * torch.exp(-0.5 * v)),
+    FDivergence("f_hellinger", "squared Hellinger", lambda v: 1 - torch.exp(-v), lambda v: torch.expm1(v)),
+    FDivergence("f_js", "Jensen-Shannon", lambda v: LOG2 - F.softplus(-v), lambda v: F.softplus(v) - LOG2),
+    FDivergence("f_gan", "the original GAN", lambda v: -F.softplus(-v), F.softplus),
+]
+for _f in F_DIVERGENCES:
+    _add(_f.name, _f.d, _f.g, f"Nowozin et al. 2016, f-GAN with the {_f.title} divergence")
 
 
 def get_loss(name: str) -> AdversarialLoss:
