@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.losses import PENALTIES, get_loss
 from gankit.losses.terms import TERMS, Context, Term
-from gankit.registry import Registry, build_items
+from gankit.registry import Registry, build_items, item_names
 from gankit.tricks import TRICKS, Trick, TrickContext
 from gankit.types import DOut
 
@@ -86,8 +86,9 @@ class Objective(nn.Module):
         recipe's own (InfoGAN's mutual information, MGAN's generator classifier)."""
         items = {}
         for field, registry in (("tricks", TRICKS), ("penalties", PENALTIES), ("terms", TERMS)):
+            names = item_names(getattr(cfg, field), field)
+            refuse(names, getattr(accepts, field), field=field, registry=registry, recipe=recipe, why=accepts.why)
             items[field] = build_items(registry, getattr(cfg, field), field)
-            refuse(items[field], getattr(accepts, field), field=field, registry=registry, recipe=recipe, why=accepts.why)
         for trick in items["tricks"].values():
             trick.configure(cfg, recipe)
         return cls(loss=cfg.loss, penalties=items["penalties"], terms={**items["terms"], **(extra_terms or {})},
@@ -172,12 +173,12 @@ class Objective(nn.Module):
         return out
 
 
-def refuse(items: Mapping[str, object], accepted: frozenset[str] | None, *, field: str, registry: Registry,
+def refuse(names: Sequence[str], accepted: frozenset[str] | None, *, field: str, registry: Registry,
            recipe: str, why: str = "") -> None:
-    """A clear error for the first item of ``field`` the recipe does not accept."""
+    """A clear error for the first item of ``field`` the recipe does not accept (before any is built)."""
     if accepted is None:
         return
-    for name in items:
+    for name in names:
         if name not in accepted:
             takes = ", ".join(sorted(accepted)) if accepted else "none"
             reason = f" ({why})" if why else ""
