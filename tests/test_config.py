@@ -143,7 +143,7 @@ def test_unknown_preset_suggests_nearest() -> None:
 
 def test_unknown_loss_suggests_nearest() -> None:
     msg = message(["loss=hinj"])
-    assert "unknown loss 'hinj'" in msg and "Did you mean 'hinge'?" in msg
+    assert "unknown loss 'hinj'" in msg and "Did you mean 'hinge'" in msg
 
 
 def test_unknown_recipe() -> None:

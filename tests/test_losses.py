@@ -51,8 +51,10 @@ EXPECTED = {
 }
 
 
-def test_registry_holds_exactly_the_five_losses() -> None:
-    assert LOSSES.names() == sorted(EXPECTED)
+def test_registry_holds_exactly_the_five_losses_and_the_f_divergences() -> None:
+    from gankit.losses.adversarial import F_DIVERGENCES  # checked against the f-GAN paper in test_fgan.py
+
+    assert LOSSES.names() == sorted([*EXPECTED, *(f.name for f in F_DIVERGENCES)])
 
 
 # The same five losses at REAL = (2, -1), FAKE = (0.5, -3), worked out on paper to plain numbers (no formula
