@@ -231,18 +231,11 @@ def settle(cfg: Config) -> Config:
     """Apply what the config's own choices set: config-level tricks (TTUR's learning rates, k D steps) and the
     recipe's resolved arguments (e.g. SRGAN's content loss for "auto"). After this the config is only read."""
     from gankit.recipes import RECIPES
+    from gankit.registry import call_item, item_specs
     from gankit.tricks import TRICKS
 
-    changes: list[dict] = []
-    for i, spec in enumerate(cfg.tricks):
-        args = {"name": spec} if isinstance(spec, str) else dict(spec)
-        name = args.pop("name", None)
-        if name is None:
-            raise ConfigError(f"tricks[{i}] needs a 'name' (one of {', '.join(TRICKS.names())}), got {spec}")
-        try:
-            changes.append(TRICKS.get(str(name)).config_changes(**args))
-        except TypeError as e:
-            raise ConfigError(f"tricks[{i}] ({name}): {e}") from None
+    changes = [call_item("tricks", i, name, TRICKS.get(name).config_changes, args)
+               for i, (name, args) in enumerate(item_specs(TRICKS, cfg.tricks, "tricks"))]
     resolved = RECIPES.get(cfg.recipe).resolve_args(cfg)
     if resolved:
         changes.append({"recipe_args": resolved})
@@ -362,12 +355,11 @@ def validate(cfg: Config) -> Config:
     from gankit.losses import LOSSES, PENALTIES
     from gankit.losses.terms import TERMS
     from gankit.recipes import RECIPES
-    from gankit.registry import item_names
+    from gankit.registry import item_specs
     from gankit.tricks import TRICKS
 
     LOSSES.get(cfg.loss)
     RECIPES.get(cfg.recipe)
     for field, registry in (("tricks", TRICKS), ("penalties", PENALTIES), ("terms", TERMS)):
-        for name in item_names(getattr(cfg, field), field):
-            registry.get(name)  # unknown names fail now; the items are built once, with the recipe's Objective
+        item_specs(registry, getattr(cfg, field), field)  # unknown names fail now; built once, by the recipe's Objective
     return cfg

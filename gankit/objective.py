@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.losses import PENALTIES, get_loss
 from gankit.losses.terms import TERMS, Context, Term
-from gankit.registry import Registry, build_items, item_names
+from gankit.registry import Registry, build_items, item_specs
 from gankit.tricks import TRICKS, Trick, TrickContext
 from gankit.types import DOut
 
@@ -86,7 +86,7 @@ class Objective(nn.Module):
         recipe's own (InfoGAN's mutual information, MGAN's generator classifier)."""
         items = {}
         for field, registry in (("tricks", TRICKS), ("penalties", PENALTIES), ("terms", TERMS)):
-            names = item_names(getattr(cfg, field), field)
+            names = [name for name, _ in item_specs(registry, getattr(cfg, field), field)]
             refuse(names, getattr(accepts, field), field=field, registry=registry, recipe=recipe, why=accepts.why)
             items[field] = build_items(registry, getattr(cfg, field), field)
         for trick in items["tricks"].values():
@@ -140,7 +140,7 @@ class Objective(nn.Module):
         out = {"adv": adv_weight * adv}
         ctx = Context(z=z, y_real=y_real, y_fake=y_fake, d_real=d_real, d_fake=d_fake)
         out.update(_named(self.terms, lambda t: t.d(ctx)))
-        score = scorer.score if scorer else (lambda o: o.logit)
+        score = scorer.score if scorer else _logit
         critic = lambda x: score(D(x, y_real))  # noqa: E731  (the labels of the real batch)
         out.update(_named(self.penalties, lambda p: p.loss(critic=critic, real=real, fake=fake, step=step)))
         trick_ctx = TrickContext(step=step, loss=self.loss_name, d_real=d_real, d_fake=d_fake)
@@ -162,7 +162,7 @@ class Objective(nn.Module):
         trick_ctx = TrickContext(step=step, loss=self.loss_name, d_real=d_real, d_fake=d_fake)
         for trick in self.tricks:
             out.update(trick.g_terms(trick_ctx))
-        score = scorer.score if scorer else (lambda o: o.logit)
+        score = scorer.score if scorer else _logit
         return Judgement(_suffixed(out, suffix), d_real, d_fake, None if d_real is None else score(d_real), score(d_fake))
 
     def group_terms(self, group: str, params: list[nn.Parameter]) -> LossTerms:
@@ -184,6 +184,11 @@ def refuse(names: Sequence[str], accepted: frozenset[str] | None, *, field: str,
             reason = f" ({why})" if why else ""
             raise ConfigError(f"{field}: recipe {recipe!r} does not accept {registry.kind} {name!r}{reason}; "
                               f"it accepts {field}: {takes}. Remove {name!r} from {field}=[...]")
+
+
+def _logit(out: DOut) -> Tensor:
+    """A discriminator's score under the config's loss: its logit."""
+    return out.logit
 
 
 def _suffixed(terms: LossTerms, suffix: str) -> LossTerms:

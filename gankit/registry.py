@@ -46,30 +46,31 @@ class Registry(Generic[T]):
         return iter(self.names())
 
 
-def build_items(registry: Registry, specs: Sequence, field: str) -> dict:
-    """{name: object} from config entries: a name ("gp") or a mapping ({name: gp, weight: 5})."""
-    items = {}
+def item_specs(registry: Registry, specs: Sequence, field: str) -> list[tuple[str, dict]]:
+    """(name, arguments) of config entries, a name ("gp") or a mapping ({name: gp, weight: 5}); every name
+    registered, none listed twice. Nothing is built."""
+    out: list[tuple[str, dict]] = []
     for i, spec in enumerate(specs):
-        spec = dict(spec) if not isinstance(spec, str) else {"name": spec}
-        if "name" not in spec:
+        args = dict(spec) if not isinstance(spec, str) else {"name": spec}
+        if "name" not in args:
             raise ConfigError(f"{field}[{i}] needs a 'name' (one of {', '.join(registry.names())}), got {spec}")
-        name = spec.pop("name")
-        cls = registry.get(name)
-        if name in items:
+        name = str(args.pop("name"))
+        registry.get(name)
+        if name in (n for n, _ in out):
             raise ConfigError(f"{field}: {name!r} is listed twice")
-        try:
-            items[name] = cls(**spec)
-        except TypeError as e:
-            raise ConfigError(f"{field}[{i}] ({name}): {e}") from None
-    return items
+        out.append((name, args))
+    return out
 
 
-def item_names(specs: Sequence, field: str) -> list[str]:
-    """The names of config entries (a name or a mapping with 'name'), without building them."""
-    names = []
-    for i, spec in enumerate(specs):
-        name = spec if isinstance(spec, str) else dict(spec).get("name")
-        if name is None:
-            raise ConfigError(f"{field}[{i}] needs a 'name', got {spec}")
-        names.append(str(name))
-    return names
+def call_item(field: str, index: int, name: str, fn: Callable, args: dict):  # noqa: ANN201
+    """``fn(**args)`` for entry ``index`` of ``field``; wrong arguments become a ConfigError naming the entry."""
+    try:
+        return fn(**args)
+    except TypeError as e:
+        raise ConfigError(f"{field}[{index}] ({name}): {e}") from None
+
+
+def build_items(registry: Registry, specs: Sequence, field: str) -> dict:
+    """{name: object} from config entries (``item_specs``), each built with its arguments."""
+    return {name: call_item(field, i, name, registry.get(name), args)
+            for i, (name, args) in enumerate(item_specs(registry, specs, field))}
