@@ -16,6 +16,7 @@ from gankit.config import Config
 from gankit.distributed import SHARED
 from gankit.errors import ConfigError, GankitError
 from gankit.recipes import RECIPES, InfoGAN, Latent, Recipe
+from gankit.recipes.encoding import Encoding
 from gankit.recipes.translation import Translation
 from gankit.train.checkpoint import LATEST, check_world_size, load_checkpoint, saved_world_size
 from gankit.train.rundir import RunDir
@@ -74,8 +75,10 @@ class Run:
         return labels
 
     def latent(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Latent:
-        """G's inputs for n samples: noise, or (translation runs) n input images of the run's data set."""
-        data = self.input_data() if isinstance(self.recipe, Translation) else None
+        """G's inputs for n samples: noise, or (translation runs) n input images of the run's data set; runs with an
+        encoder also keep real images of the data set, whose reconstructions ``grid`` shows."""
+        wants_data = isinstance(self.recipe, Translation) or (isinstance(self.recipe, Encoding) and self.data.kind == "image")
+        data = self.input_data() if wants_data else None
         return self.recipe.fixed_latent(n, labels=self._labels(n, labels), data=data, generator=self._generator(seed))
 
     def sample(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Tensor:
@@ -90,7 +93,8 @@ class Run:
 
     def grid(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Tensor:
         """A picture of n samples as (3, H, W) uint8: an image grid, a scatter plot of points, or for
-        translation runs rows of input | output [| target]."""
+        translation runs rows of input | output [| target]; runs with an encoder add rows of input | reconstruction
+        pairs of test images below the samples."""
         from gankit.viz import picture
 
         latent = self.latent(n, labels, seed=seed)
@@ -145,10 +149,65 @@ class Run:
         raise ConfigError(unknown("domain", str(to), names) if names else
                           f"preset {self.config.preset!r} translates in one direction only: drop --to (got {to!r})")
 
-    def interpolate(self, rows: int = 8, steps: int = 10, *, code: str | None = None, seed: int | None = None) -> Tensor:
-        """A latent walk: (rows * steps, ...) samples, row-major; ``code`` varies one InfoGAN code."""
-        latent = self.recipe.walk(rows, steps, code=code, generator=self._generator(seed))
+    def interpolate(self, rows: int = 8, steps: int = 10, *, code: str | None = None, seed: int | None = None,
+                    start: Tensor | None = None, end: Tensor | None = None) -> Tensor:
+        """A latent walk: (rows * steps, ...) samples, row-major; ``code`` varies one InfoGAN code. With ``start``
+        and ``end`` images (N, C, H, W) in [-1, 1] (runs with an encoder): the walk from each start image's code
+        to its end image's, N rows."""
+        if (start is None) != (end is None):
+            raise ConfigError("interpolate between real images needs both a start and an end image (--from and --to)")
+        if start is not None:
+            if code is not None:
+                raise ConfigError("--code walks one InfoGAN code between random samples; drop it with --from/--to")
+            a, b = self.check_images(start, "interpolate --from"), self.check_images(end, "interpolate --to")
+            if len(a) != len(b):
+                raise ConfigError(f"interpolate: {len(a)} start image(s) but {len(b)} end image(s); give as many of each")
+            latent = self.encoder().walk_between(a.to(self.device), b.to(self.device), steps)
+        else:
+            latent = self.recipe.walk(rows, steps, code=code, generator=self._generator(seed))
         return self.recipe.generate(latent).float().cpu()
+
+    # --- runs with an encoder (gankit/recipes/encoding.py) ------------------------------------------
+    def encoder(self) -> Encoding:
+        """The recipe, when it has an encoder; else a clear error naming the recipes that do."""
+        if not isinstance(self.recipe, Encoding):
+            having = ", ".join(n for n in RECIPES.names() if issubclass(RECIPES.get(n), Encoding))
+            raise ConfigError(f"preset {self.config.preset!r} (recipe {self.config.recipe!r}) has no encoder: encode, "
+                              f"reconstruct and interpolate --from/--to need a run of a recipe with one ({having})")
+        return self.recipe
+
+    def check_images(self, images: Tensor, what: str = "images") -> Tensor:
+        """``images`` as float (N, *sample_shape), or a clear error naming the shape this run takes."""
+        self.encoder()
+        images = torch.as_tensor(images, dtype=torch.float32)
+        want = tuple(self.data.sample_shape)
+        if images.dim() == len(want):
+            images = images[None]
+        if tuple(images.shape[1:]) != want or len(images) == 0:
+            raise ConfigError(f"{what}: this run takes samples of shape {want} (its training data, {self.data.name!r}) "
+                              f"in [-1, 1], as (N, {', '.join(map(str, want))}); got {tuple(images.shape)}")
+        return images
+
+    def encode(self, images: Tensor) -> Latent:
+        """The codes of real samples (N, *sample_shape) in [-1, 1]: G's inputs that reproduce them, on the CPU
+        (``.z``, and ``.y`` for IcGAN's class)."""
+        latent = self.encoder().encode_all(self.check_images(images, "encode").to(self.device))
+        return Latent(latent.z.float().cpu(), None if latent.y is None else latent.y.cpu())
+
+    def edit(self, images: Tensor, to: int | list[int] | Tensor) -> Tensor:
+        """IcGAN runs: real samples (N, *sample_shape) in [-1, 1] given class ``to`` (one, or one per image) while
+        keeping their style, G(E_z(x), to); on the CPU."""
+        from gankit.recipes.icgan import IcGAN
+
+        if not isinstance(self.recipe, IcGAN):
+            raise ConfigError(f"preset {self.config.preset!r} (recipe {self.config.recipe!r}) cannot edit images: "
+                              "edit needs an encoder of the class as well as of z (recipe icgan, preset icgan)")
+        images = self.check_images(images, "edit")
+        return self.recipe.edit(images.to(self.device), self._labels(len(images), to)).float().cpu()
+
+    def reconstruct(self, images: Tensor) -> Tensor:
+        """G(E(x)) of real samples (N, *sample_shape) in [-1, 1], on the CPU."""
+        return self.encoder().reconstruct(self.check_images(images, "reconstruct").to(self.device)).float().cpu()
 
     def evaluate(self, metrics: list[str] | str | None = None, *, n: int | None = None, features: str | None = None,
                  split: str | None = None, seed: int | None = None, log: bool = True) -> dict[str, Any]:
@@ -287,11 +346,12 @@ def _evaluation(cfg: Config, info: DataInfo, recipe: Recipe, device: torch.devic
         set_rng_state(state)
 
 
-def _build_for_rank(cfg: Config, info: DataInfo, device: torch.device) -> Recipe:
-    """``build_recipe`` (the same networks on every rank), then under torchrun: batch norms synchronised with
-    model.sync_bn, and this rank's own global random stream (``rank_seed``: rank 0 keeps the one a single process
-    has, so one process trains exactly as before)."""
+def _build_for_rank(cfg: Config, info: DataInfo, device: torch.device, dataset) -> Recipe:  # noqa: ANN001  (Dataset)
+    """``build_recipe`` (the same networks on every rank) shown the training data (``Recipe.use_data``), then under
+    torchrun: batch norms synchronised with model.sync_bn, and this rank's own global random stream (``rank_seed``:
+    rank 0 keeps the one a single process has, so one process trains exactly as before)."""
     recipe = build_recipe(cfg, info, device)
+    recipe.use_data(dataset)
     if distributed.world_size() > 1:
         if cfg.model.sync_bn:
             from gankit.train.parallel import convert_sync_batchnorm
@@ -316,8 +376,8 @@ def _fit(cfg: Config, run: RunDir, *, resume: bool, started: float | None = None
                                channels=cfg.data.channels, root=cfg.data.root, limit=cfg.data.limit, seed=cfg.seed,
                                pairing=cfg.data.pairing, domains=cfg.data.domains).to(device)
     info = DataInfo(dataset.name, dataset.sample_shape, dataset.num_classes, dataset.kind, dataset.class_names,
-                    source_shape=dataset.source_shape, pairing=dataset.pairing)
-    recipe = _build_for_rank(cfg, info, device)
+                    source_shape=dataset.source_shape, pairing=dataset.pairing, size=len(dataset))
+    recipe = _build_for_rank(cfg, info, device, dataset)
     reference = dataset.x[:2000] if dataset.kind == "points" else None
     evaluation = _evaluation(cfg, info, recipe, device)
 
@@ -335,7 +395,7 @@ def _fit(cfg: Config, run: RunDir, *, resume: bool, started: float | None = None
         # the warm-up trained this copy: start afresh, exactly as a run given train.steps would (a recipe may
         # read train.steps when it is built, e.g. SRGAN's pre-training length)
         deadline = trainer.deadline
-        recipe = _build_for_rank(cfg, info, device)
+        recipe = _build_for_rank(cfg, info, device, dataset)
         trainer = make_trainer(cfg, recipe)
         trainer.deadline = deadline
     trainer.fit()

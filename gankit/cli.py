@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from gankit.errors import GankitError
+from gankit.errors import ConfigError, GankitError
 
 EXIT_BAD_INPUT = 2
 
@@ -121,11 +121,14 @@ def _write_image(image, out: Path) -> None:  # noqa: ANN001
 
 def cmd_sample(args: argparse.Namespace) -> None:
     import gankit
+    from gankit.recipes.encoding import Encoding
     from gankit.recipes.translation import Translation
 
     run = gankit.load(args.run, device=args.device)
     _write_image(run.grid(args.n, labels=args.class_, seed=args.seed), Path(args.out))
     what = "translations (input | output [| target])" if isinstance(run.recipe, Translation) else "samples"
+    if isinstance(run.recipe, Encoding) and run.data.kind == "image":
+        what += ", then rows of test image | reconstruction pairs"
     print(f"wrote a grid of {args.n} {what} to {args.out}")
 
 
@@ -147,20 +150,75 @@ def cmd_translate(args: argparse.Namespace) -> None:
     print(f"wrote {written} translated image(s) to {out}")
 
 
+def _read_exact(run, path: str) -> "torch.Tensor":  # noqa: ANN001, F821
+    """The images at ``path`` (a file or a folder), at exactly the size and channels the run was trained on."""
+    from gankit.imageio import list_inputs, read_images
+
+    run.encoder()  # a run without an encoder fails before any file is read
+    shape = run.data.sample_shape
+    return read_images(list_inputs(path), channels=shape[0], size=tuple(shape[1:]), exact=True)
+
+
 def cmd_interpolate(args: argparse.Namespace) -> None:
     import gankit
     from gankit.viz import picture, save_gif
 
-    run = gankit.load(args.run, device=args.device)
-    walk = run.interpolate(args.rows, args.steps, code=args.code, seed=args.seed)
+    if (args.from_ is None) != (args.to is None):
+        raise ConfigError("interpolate between real images needs both --from and --to")
     out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".gif"):
+        raise ConfigError(f"--out {out}: write a .png (grid) or a .gif (animation)")
+    run = gankit.load(args.run, device=args.device)
+    if args.from_ is not None:
+        start, end = _read_exact(run, args.from_), _read_exact(run, args.to)
+        walk = run.interpolate(steps=args.steps, code=args.code, start=start, end=end)
+        rows = len(start)
+    else:
+        walk = run.interpolate(args.rows, args.steps, code=args.code, seed=args.seed)
+        rows = args.rows
     if out.suffix.lower() == ".gif":
-        frames = walk.view(args.rows, args.steps, *walk.shape[1:]).transpose(0, 1)  # one frame per step
+        frames = walk.view(rows, args.steps, *walk.shape[1:]).transpose(0, 1)  # one frame per step
         out.parent.mkdir(parents=True, exist_ok=True)
-        save_gif([picture(f, nrow=args.rows) for f in frames], out)
+        save_gif([picture(f, nrow=rows) for f in frames], out)
     else:
         _write_image(picture(walk, nrow=args.steps), out)
-    print(f"wrote a {args.rows}x{args.steps} latent walk to {out}")
+    print(f"wrote a {rows}x{args.steps} latent walk to {out}")
+
+
+def cmd_edit(args: argparse.Namespace) -> None:
+    import gankit
+    from gankit.imageio import list_inputs, write_images
+
+    run = gankit.load(args.run, device=args.device)
+    files = list_inputs(args.input)
+    images = _read_exact(run, args.input)
+    edited = run.edit(images, args.class_)  # a bad class or a run that cannot edit fails before anything is written
+    out = Path(args.out)
+    write_images(edited, [out / f"{f.stem}.png" for f in files])
+    print(f"wrote {len(files)} image(s) edited to class {args.class_} to {out}")
+
+
+def cmd_encode(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    import gankit
+    from gankit.imageio import list_inputs
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".npz":
+        raise ConfigError(f"--out {out}: codes are written as a NumPy .npz file (e.g. codes.npz)")
+    run = gankit.load(args.run, device=args.device)
+    files = list_inputs(args.input)
+    images = _read_exact(run, args.input)
+    latent = run.encode(images)
+    arrays = {"z": latent.z.numpy(), "files": np.array([f.name for f in files])}
+    if latent.y is not None:
+        arrays["y"] = latent.y.numpy()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, out)  # never half-written
+    print(f"wrote the codes of {len(files)} image(s) to {out}: {', '.join(f'{k} {v.shape}' for k, v in arrays.items())}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -281,9 +339,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=8)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--code", help="vary one InfoGAN code (cat0, cont0, ...) instead of z")
+    p.add_argument("--from", dest="from_", metavar="IMAGE", help="runs with an encoder: walk from this image's code "
+                   "(a file, or a folder: one row per image) ...")
+    p.add_argument("--to", metavar="IMAGE", help="... to this image's code (as many images as --from)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_interpolate)
+
+    p = sub.add_parser("encode", help="codes of real images from a run with an encoder (bigan, ali, aae, vae, ...)")
+    p.add_argument("run")
+    p.add_argument("--input", required=True, help="an image file or a folder of images, at the run's training size")
+    p.add_argument("--out", required=True, help="a .npz file: z (N, Z), files (N,), and y (N,) where the code has a class")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_encode)
+
+    p = sub.add_parser("edit", help="IcGAN: real images given another class, keeping their style")
+    p.add_argument("run")
+    p.add_argument("--input", required=True, help="an image file or a folder of images, at the run's training size")
+    p.add_argument("--class", dest="class_", type=int, required=True, help="the class to give them")
+    p.add_argument("--out", required=True, help="folder for the results (one PNG per input, same name)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_edit)
 
     p = sub.add_parser("info", help="what a run is: preset, data, step, parameters")
     p.add_argument("run")

@@ -28,12 +28,20 @@ def list_inputs(path: str | Path) -> list[Path]:
     return files
 
 
-def read_images(files: list[Path], *, channels: int, size: tuple[int, int] | None) -> Tensor:
-    """(N, channels, H, W) in [-1, 1]; resized (bicubic) to ``size`` = (H, W) when given, else all must share a size."""
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def read_images(files: list[Path], *, channels: int, size: tuple[int, int] | None, exact: bool = False) -> Tensor:
+    """(N, channels, H, W) in [-1, 1]; resized (bicubic) to ``size`` = (H, W) when given, else all must share a size.
+
+    ``exact``: refuse, naming the file, an image whose size is not ``size`` or whose channels (grey or colour)
+    are not ``channels``, instead of converting it (an encoder's codes of a resized image mean little)."""
     arrays = []
     for file in files:
         try:
             with Image.open(file) as image:
+                if exact:
+                    _check_exact(file, image, channels, size)
                 image = image.convert("L" if channels == 1 else "RGB")
                 if size is not None and image.size != (size[1], size[0]):
                     image = image.resize((size[1], size[0]), Image.BICUBIC)
@@ -47,6 +55,17 @@ def read_images(files: list[Path], *, channels: int, size: tuple[int, int] | Non
     x = torch.from_numpy(np.stack(arrays)).float()
     x = x[:, None] if x.dim() == 3 else x.permute(0, 3, 1, 2)  # (N, C, H, W)
     return x / 127.5 - 1
+
+
+def _check_exact(file: Path, image: Image.Image, channels: int, size: tuple[int, int] | None) -> None:
+    grey = image.mode in GREY_MODES
+    if grey != (channels == 1):
+        have, want = ("grey", "colour (RGB)") if grey else ("colour", "grey (one channel)")
+        raise DataError(f"image {file} is {have}; this run takes {want} images. Convert it first "
+                        f"(e.g. PIL: Image.open(path).convert({'L' if channels == 1 else 'RGB'!r}))")
+    if size is not None and image.size != (size[1], size[0]):
+        raise DataError(f"image {file} is {image.size[0]}x{image.size[1]} pixels; this run takes {size[1]}x{size[0]} "
+                        "images (its training size). Resize or crop it first")
 
 
 def write_images(images: Tensor, files: list[Path]) -> None:

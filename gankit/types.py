@@ -12,11 +12,14 @@ class Batch:
 
     a: source-domain images (B, C', H, W): paired with x (pix2pix: a[i] is the input whose target is
        x[i]) or, for unpaired data, an independent batch from domain A; None for single-domain data.
+    index: the row of each x in the whole training data set (B,), the same numbering on every rank under
+       torchrun (GLO looks up each image's learnt code by it); None for a batch not drawn from a data set.
     """
 
     x: Tensor
     y: Tensor | None = None
     a: Tensor | None = None
+    index: Tensor | None = None
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -47,16 +50,17 @@ class DataInfo:
     class_names: list[str] | None = None
     source_shape: tuple[int, ...] | None = None  # shape of one source image a (C', H, W); None without one
     pairing: str | None = None  # None | "paired" | "unpaired"
+    size: int | None = None  # training samples (GLO learns one code each); None where unknown
 
     def to_dict(self) -> dict:
         source = None if self.source_shape is None else list(self.source_shape)
         return {"name": self.name, "sample_shape": list(self.sample_shape), "num_classes": self.num_classes,
                 "kind": self.kind, "class_names": self.class_names, "source_shape": source,
-                "pairing": self.pairing}
+                "pairing": self.pairing, "size": self.size}
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataInfo":
-        """Read a saved dict; checkpoints written before source_shape/pairing existed load with None."""
+        """Read a saved dict; checkpoints written before source_shape/pairing/size existed load with None."""
         source = d.get("source_shape")
         return cls(d["name"], tuple(d["sample_shape"]), int(d["num_classes"]), d["kind"], d.get("class_names"),
-                   None if source is None else tuple(source), d.get("pairing"))
+                   None if source is None else tuple(source), d.get("pairing"), d.get("size"))

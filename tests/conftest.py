@@ -18,8 +18,10 @@ TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=8", "train.batch_size
 
 @pytest.fixture(autouse=True)
 def _torch_threads():
-    """Two threads at most: the CI machine has two cores (fewer when OMP_NUM_THREADS says so)."""
-    torch.set_num_threads(min(2, int(os.environ.get("OMP_NUM_THREADS", "2"))))
+    """Two threads at most: the CI machine has two cores (fewer when OMP_NUM_THREADS says so); one per process
+    when pytest-xdist runs the suite in two worker processes (`make test`)."""
+    threads = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+    torch.set_num_threads(min(threads, int(os.environ.get("OMP_NUM_THREADS", "2"))))
     yield
 
 
@@ -50,3 +52,11 @@ def seed_all(seed: int) -> None:
 
     torch.manual_seed(seed)
     SHARED.seed(seed)
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
+    """Under pytest-xdist (`make test` runs two workers, --dist loadgroup) the tests that share the session's MNIST
+    evaluator run in one worker, which trains it once (about a minute) instead of once per worker."""
+    for item in items:
+        if "mnist_evaluator" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("mnist-evaluator"))

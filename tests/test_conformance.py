@@ -43,6 +43,9 @@ TRANSLATION = {
 }
 
 
+# what a recipe needs of the dcgan preset's config: IcGAN edits classes, so its G is conditional
+RECIPE_NEEDS = {"icgan": ["conditional=true"]}
+
 # a trick's arguments where its defaults do not fit the tiny runs
 TRICK_ARGS = {"pack": "{name: pack, m: 2}", "minibatch_discrimination": "{name: minibatch_discrimination, kernels: 4}"}
 
@@ -51,8 +54,8 @@ def cases() -> list[tuple[str, list[str]]]:
     out = [(p, tiny_overrides(p)) for p in list_presets()]
     # every registered noise-GAN recipe class, also one no preset uses yet, on the dcgan preset's networks
     # (translation recipes build their own networks and need their kind of data: their presets cover them)
-    out += [(f"dcgan+recipe={r}", tiny_overrides("dcgan") + [f"recipe={r}", "train.batch_size=8"]) for r in RECIPES.names()
-            if not issubclass(RECIPES.get(r), Translation)]
+    out += [(f"dcgan+recipe={r}", tiny_overrides("dcgan") + [f"recipe={r}", "train.batch_size=8"] + RECIPE_NEEDS.get(r, []))
+            for r in RECIPES.names() if not issubclass(RECIPES.get(r), Translation)]
     # every trick, on the dcgan preset
     out += [(f"dcgan+tricks={t}", tiny_overrides("dcgan") + [f"tricks=[{TRICK_ARGS.get(t, t)}]"]) for t in TRICKS.names()]
     return out
@@ -110,12 +113,16 @@ def test_recipe_conforms(preset: str, overrides: list[str], tmp_path, paired_npz
     rows = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
     losses = {k: v for r in rows for k, v in r.items() if "/" in k}
-    assert any(k.startswith("D/") for k in losses) and any(k.startswith("G/") for k in losses)
+    ran = {p.name for p in run.recipe.phases() if p.repeats_at(1) + p.repeats_at(2) > 0}  # each phase that updated
+    assert "G" in ran and ran <= {k.split("/")[0] for k in losses}, (sorted(ran), sorted(losses))
     assert all(math.isfinite(v) for v in losses.values()), losses
 
-    # every trained network changed (CycleGAN's G_BA and D_A, each discriminator of an ensemble, BiGAN's E ...)
+    # every trained network changed: G, every network of groups() (CycleGAN's G_BA and D_A, each discriminator of
+    # an ensemble, BiGAN's E ...) and every discriminator (a recipe without one, the VAE, has none)
     networks = trained_networks(run.recipe)
-    assert {"G", "D"} <= {name.split(".")[0] for name in networks}, sorted(networks)
+    roles = {"G"} | {role for group in run.recipe.groups().values() for role in group}
+    assert {r.split(".")[0] for r in roles} <= {name.split(".")[0] for name in networks}, (sorted(roles), sorted(networks))
+    assert all(any(D is net for net in networks.values()) for D in run.recipe.discriminators()), sorted(networks)
     assert unchanged_networks(initial_recipe, run.recipe) == [], sorted(networks)
     final = run.recipe.state_dict()
 

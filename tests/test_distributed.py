@@ -354,7 +354,9 @@ def test_ddp_wrappers_are_in_the_recipe_only_while_their_group_trains(group_of_o
 # --- every conformance case through DDP (one launch, two ranks) -----------------------------------------------------
 # MAD-GAN's D keeps an adversarial head its k+1-class objective never uses: dead weight that DDP refuses (a parameter
 # without a gradient), with gankit's message instead of torch's "Expected to have finished reduction"
-DEAD_WEIGHT: set[str] = set()  # cases with a trained parameter no loss reaches (refused under DDP by name)
+# cases with a trained parameter no loss reaches (refused under DDP by name). AAE: its code-game phase trains a
+# group that holds the decoder G, which that phase never reaches (left open in the issue-12 note)
+DEAD_WEIGHT: set[str] = {"aae", "aae-labelled", "dcgan+recipe=aae"}
 
 
 @pytest.fixture(scope="module")
@@ -374,13 +376,16 @@ def test_every_conformance_case_trains_through_ddp(ddp_conformance) -> None:  # 
 
     lines = dict(re.findall(r"^ddp-case (\S+) (.*)$", ddp_conformance.stdout(), flags=re.M))
     assert sorted(lines) == sorted(name for name, _ in cases())
+    wrong = []  # every case that went wrong, not only the first
     for name, status in lines.items():
         ranks = status.split(" | ")
-        assert len(ranks) == 2 and ranks[0] == ranks[1], f"{name}: the ranks disagree: {status}"
-        if name in DEAD_WEIGHT:
-            assert "dead weight" in ranks[0], f"{name}: {status} (fixed? then drop it from DEAD_WEIGHT)"
-        else:
-            assert ranks[0] == "ok", f"{name}: {status}"
+        if len(ranks) != 2 or ranks[0] != ranks[1]:
+            wrong.append(f"{name}: the ranks disagree: {status}")
+        elif name in DEAD_WEIGHT and "dead weight" not in ranks[0]:
+            wrong.append(f"{name}: {status} (fixed? then drop it from DEAD_WEIGHT)")
+        elif name not in DEAD_WEIGHT and ranks[0] != "ok":
+            wrong.append(f"{name}: {status[:300]}")
+    assert not wrong, "\n".join(wrong)
 
 
 def _conformance_worker(root: Path) -> None:

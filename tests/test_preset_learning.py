@@ -25,7 +25,7 @@ FAST = ["train.progress=false", "device=cpu", "train.sample_every=100000", "trai
 DIGITS32 = ["model.g_width=32", "model.d_width=32"]  # the dcgan nets at half width, on the 8x8 digits
 MLP128 = ["model.g_width=128", "model.d_width=128"]  # PacGAN's 2D nets, 128 wide instead of 400 / 200
 FACADES = ["data.image_size=32", "data.limit=32", "model.g_width=16", "model.d_width=16", "recipe_args.n_layers=2"]
-COVERED_IN_TEST_LEARNING = {"gan", "dcgan", "cgan", "pacgan", "pix2pix", "cyclegan"}
+COVERED_IN_TEST_LEARNING = {"gan", "dcgan", "cgan", "pacgan", "pix2pix", "cyclegan", "ebgan", "began", "ssgan", "triplegan", "deligan"}
 # too slow to show a margin within a fast test's budget on 2 CPU cores: `gankit bench quality` only (README table)
 BENCH_ONLY = {
     "wgan": "n_critic 5 with RMSprop at 5e-5: 400 steps (about 28 s of one thread) for fid 199 vs 438 untrained",
@@ -46,6 +46,29 @@ class Case:
 
 
 CASES: dict[str, Case] = {
+    # VAE (no D) and VAE-GAN at width 32, 300 steps: reconstructions of test digits and domain FID of prior samples
+    # (tests/test_vae.py: the VAE-GAN's FID below the VAE's at the same steps)
+    "vae": Case("digits", DIGITS32 + ["train.steps=300"], 500,  # recon_error .089 / 1.032, .079 / .603;
+                {"recon_error": 0.15, "recon_acc": 0.85, "fid": 130},  # recon_acc .953, .966;
+                {"recon_error": 0.3, "fid": 120}),  # fid 96.6 / 401.6, 90.1 / 267.4
+    "vaegan": Case("digits", DIGITS32 + ["train.steps=300"], 500,  # recon_error .079 / 1.032, .075 / .603;
+                   {"recon_error": 0.15, "recon_acc": 0.85, "fid": 110},  # recon_acc .960, .973;
+                   {"recon_error": 0.3, "fid": 120}),  # fid 72.7 / 401.6, 74.8 / 267.4
+    # GLO (no D): test digits rebuilt from codes inferred by optimisation (50 Adam steps), domain FID of samples of
+    # the Gaussian fitted to the learnt codes
+    "glo": Case("digits", ["train.steps=300", "recipe_args.encode_steps=50"], 500,  # recon_error .033 / .647,
+                {"recon_error": 0.08, "recon_acc": 0.9, "fid": 80},  # .034 / .637; recon_acc .983 / .387, .990 / .269;
+                {"recon_error": 0.4, "fid": 150}),  # fid 41.2 / 347.2, 42.5 / 306.6
+    # the encoder family (issue 12): reconstructions G(E(x)) of test digits and domain FID of samples; at 600 steps
+    # the class is not kept yet (recon_acc at chance; 2,000 steps give ALI .92, BiGAN .48: README)
+    "bigan": Case("digits", DIGITS32 + ["train.steps=600"], 500,  # recon_error .580 / .782, .644 / .831;
+                  {"recon_error": 0.72}, {"recon_error": 0.12, "fid": 40}),  # fid 174.1 / 253.7, 132.3 / 418.5
+    "ali": Case("digits", DIGITS32 + ["train.steps=600"], 500,  # recon_error .394 / .791, .427 / .833;
+                {"recon_error": 0.55}, {"recon_error": 0.25, "fid": 50}),  # fid 143.6 / 253.7, 153.2 / 418.5
+    # IcGAN: test digits edited to another class are classified as asked, and lie nearer their input than random
+    # samples of that class do (edit_style < 1; an untrained G's blobs score anything, so no margin on it)
+    "icgan": Case("digits", DIGITS32 + ["train.steps=600"], 500,  # edit_acc 1.0 / .168, .997 / .125;
+                  {"edit_acc": 0.8, "edit_style": 0.97}, {"edit_acc": 0.5, "fid": 100}),  # style .914, .904; fid 111.5 / 310.3, 110.5 / 308.1
     # image presets on the 8x8 digits: domain FID and the spread of the digits evaluator's classes
     "lsgan": Case("digits", DIGITS32 + ["train.steps=600"], 500,  # fid 162.6 / 437.6, 179.1 / 274.9;
                   {"fid": 230, "class_entropy": 0.9, "class_min_share": 0.02},  # entropy .952 / .492, .945 / .816;

@@ -143,7 +143,7 @@ class InMemoryLoader:
             a = self.data.a[index]
         if self.augment:
             x, a = self._jitter(x, a)
-        return Batch(x=x, y=y, a=a)
+        return Batch(x=x, y=y, a=a, index=index)
 
     def _mine(self, rows: Tensor) -> Tensor:
         """This rank's slice of rows drawn for the global batch."""

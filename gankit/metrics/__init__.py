@@ -11,6 +11,9 @@ from gankit.metrics.conditional import class_accuracy, code_accuracy
 from gankit.metrics.class_balance import class_balance
 from gankit.metrics.image import psnr, ssim
 from gankit.metrics.memorisation import memorisation
+from gankit.metrics import semi_supervised  # noqa: F401  (registers ssl_acc)
+from gankit.metrics.encoding import linear_probe
+from gankit.metrics import prior_match  # noqa: F401  (registers prior_match: AAE codes against the prior)
 from gankit.metrics.domain import DomainEvaluator, load_evaluator, train_evaluator
 from gankit.metrics.inception import FIDInceptionV3, inception_available, load_inception
 from gankit.metrics.stacked import stacked_mnist_modes
@@ -18,6 +21,6 @@ from gankit.metrics.stacked import stacked_mnist_modes
 __all__ = ["METRICS", "Metric", "Need", "Inputs", "Features", "Setting", "register_metric",
            "modes_2d", "fid", "fid_from_stats", "RunningStats", "kid", "inception_score",
            "precision_recall", "density_coverage", "MetricInputError", "class_accuracy", "code_accuracy",
-           "class_balance", "psnr", "ssim", "memorisation",
+           "class_balance", "psnr", "ssim", "memorisation", "linear_probe",
            "DomainEvaluator", "load_evaluator", "train_evaluator", "FIDInceptionV3", "inception_available",
            "load_inception", "stacked_mnist_modes"]

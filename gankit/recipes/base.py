@@ -188,6 +188,11 @@ class Recipe(nn.Module):
     def phases(self) -> list[Phase]:
         raise NotImplementedError
 
+    def use_data(self, data) -> None:  # noqa: ANN001  (gankit.data.Dataset)
+        """Once the networks exist and before training, the run's training data (on its device): a recipe may keep
+        what it needs of it in buffers, so checkpoints hold it (the semi-supervised recipes keep their few labelled
+        examples). The trainer's batches stay the only other way data reaches a recipe. Default: nothing."""
+
     def networks(self) -> dict[str, nn.Module]:
         """The trained networks by role; each key is the network's path in the recipe (``get_submodule``):
         "G", "D", "G_BA", "D.0" for the first of an ensemble's discriminators, ... Default: G and D."""

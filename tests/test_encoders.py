@@ -1,0 +1,147 @@
+"""The encoder family's shared machinery (gankit/recipes/encoding.py, gankit/nets/encoder.py): Run.encode and
+reconstruct, `gankit encode`, `gankit interpolate --from/--to`, sample grids with reconstructions, bad input."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import gankit
+from gankit.cli import main
+from gankit.errors import ConfigError
+from gankit.nets.encoder import Encoder, Posterior
+from gankit.recipes.encoding import Encoding
+from conftest import TINY  # tests/ is on sys.path under pytest
+
+
+@pytest.fixture(scope="module")
+def bigan_run(tmp_path_factory) -> gankit.api.Run:  # noqa: ANN001
+    return gankit.train("ali", "digits", out=tmp_path_factory.mktemp("ali") / "run", overrides=TINY)
+
+
+@pytest.fixture(scope="module")
+def dcgan_run(tmp_path_factory) -> gankit.api.Run:  # noqa: ANN001
+    return gankit.train("dcgan", "digits", out=tmp_path_factory.mktemp("dcgan") / "run", overrides=TINY)
+
+
+def write_digits(folder: Path, images: torch.Tensor) -> list[Path]:
+    """Each (1, H, W) image in [-1, 1] as an 8-bit grey PNG; returns the files in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, image in enumerate(images):
+        pixels = ((image[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+        files.append(folder / f"digit{i:02d}.png")
+        Image.fromarray(pixels, mode="L").save(files[-1])
+    return files
+
+
+def as_read(images: torch.Tensor) -> torch.Tensor:
+    """What an 8-bit PNG of ``images`` reads back as."""
+    return ((images.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
+
+
+def test_posterior_sample_and_kl() -> None:
+    mean, log_std = torch.randn(64, 5), 0.3 * torch.randn(64, 5)
+    post = Posterior(mean, log_std)
+    expected = torch.distributions.kl_divergence(torch.distributions.Normal(mean, log_std.exp()),
+                                                 torch.distributions.Normal(0.0, 1.0)).sum(1)
+    torch.testing.assert_close(post.kl_to_standard_normal(), expected)
+    draws = torch.stack([post.sample() for _ in range(4000)])  # (4000, 64, 5)
+    torch.testing.assert_close(draws.mean(0), mean, atol=0.1, rtol=0)
+    torch.testing.assert_close(draws.std(0), log_std.exp(), atol=0.1, rtol=0)
+    assert torch.equal(Posterior(mean).sample(), mean)  # a deterministic encoder gives its mean
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (2,)])
+def test_encoder_maps_samples_to_codes(shape: tuple[int, ...]) -> None:
+    for stochastic in (False, True):
+        post = Encoder(shape, 7, width=8, stochastic=stochastic)(torch.randn(5, *shape))
+        assert post.mean.shape == (5, 7) and (post.log_std is None) != stochastic
+
+
+def test_run_encode_and_reconstruct(bigan_run) -> None:  # noqa: ANN001
+    x = bigan_run.input_data().x[:6].cpu()
+    latent = bigan_run.encode(x)
+    assert latent.z.shape == (6, bigan_run.config.model.z_dim) and latent.y is None
+    torch.testing.assert_close(bigan_run.encode(x[2]).z, latent.z[2:3])  # one sample without the batch axis
+    recon = bigan_run.reconstruct(x)
+    assert recon.shape == x.shape
+    torch.testing.assert_close(recon, bigan_run.recipe.generate(gankit.recipes.Latent(latent.z)))  # G(E(x))
+    with pytest.raises(ConfigError, match=r"samples of shape \(1, 8, 8\)"):
+        bigan_run.encode(torch.zeros(2, 1, 28, 28))
+
+
+def test_sample_grid_shows_reconstructions_below_the_samples(bigan_run, dcgan_run) -> None:  # noqa: ANN001
+    from gankit.viz import picture
+
+    n = 16
+    plain = picture(bigan_run.sample(n, seed=0)).shape
+    grid = bigan_run.grid(n, seed=0)
+    assert grid.shape[2] == plain[2] and grid.shape[1] > 1.8 * plain[1]  # 16 samples, then 16 input | recon pairs
+    assert dcgan_run.grid(n, seed=0).shape == plain  # a recipe without an encoder: the samples only
+
+
+def test_gankit_encode_writes_the_codes_run_encode_gives(bigan_run, tmp_path: Path) -> None:  # noqa: ANN001
+    files = write_digits(tmp_path / "in", bigan_run.input_data().x[:5].cpu())
+    out = tmp_path / "codes.npz"
+    assert main(["encode", str(bigan_run.path), "--input", str(tmp_path / "in"), "--out", str(out), "--device", "cpu"]) == 0
+    codes = np.load(out)
+    assert list(codes["files"]) == [f.name for f in files]
+    expected = gankit.load(bigan_run.path, device="cpu").encode(as_read(bigan_run.input_data().x[:5].cpu())).z
+    np.testing.assert_allclose(codes["z"], expected.numpy(), atol=1e-5)
+
+
+def test_interpolate_between_real_images_starts_at_the_reconstruction(bigan_run, tmp_path: Path) -> None:  # noqa: ANN001
+    x = as_read(bigan_run.input_data().x[:2].cpu())
+    walk = bigan_run.interpolate(steps=5, start=x[:1], end=x[1:])
+    assert walk.shape == (5, 1, 8, 8)
+    recon = bigan_run.reconstruct(x)
+    torch.testing.assert_close(walk[0], recon[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(walk[-1], recon[1], atol=1e-5, rtol=0)
+    a, b = write_digits(tmp_path / "a", x[:1]), write_digits(tmp_path / "b", x[1:])
+    out = tmp_path / "walk.png"
+    assert main(["interpolate", str(bigan_run.path), "--from", str(a[0]), "--to", str(b[0]), "--steps", "5",
+                 "--out", str(out), "--device", "cpu"]) == 0
+    assert Image.open(out).size[0] > Image.open(out).size[1]  # one row of 5 steps
+
+
+def test_encoder_commands_refuse_bad_input_and_write_nothing(bigan_run, dcgan_run, tmp_path: Path,  # noqa: ANN001
+                                                             capsys) -> None:  # noqa: ANN001
+    good = write_digits(tmp_path / "good", bigan_run.input_data().x[:1].cpu())[0]
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8), mode="L").save(big)
+    colour = tmp_path / "colour.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8), mode="RGB").save(colour)
+    out = tmp_path / "codes.npz"
+    cases = [
+        (["encode", str(dcgan_run.path), "--input", str(good)], "has no encoder"),
+        (["encode", str(bigan_run.path), "--input", str(big)], "is 28x28 pixels; this run takes 8x8"),
+        (["encode", str(bigan_run.path), "--input", str(colour)], "is colour; this run takes grey"),
+        (["encode", str(bigan_run.path), "--input", str(tmp_path / "missing")], "does not exist"),
+        (["interpolate", str(bigan_run.path), "--from", str(good)], "needs both --from and --to"),
+        (["interpolate", str(dcgan_run.path), "--from", str(good), "--to", str(good)], "has no encoder"),
+    ]
+    for argv, message in cases:
+        target = out if argv[0] == "encode" else tmp_path / "walk.png"
+        assert main(argv + ["--out", str(target), "--device", "cpu"]) == 2, argv
+        assert message in capsys.readouterr().err, argv
+        assert not target.exists() and not list(tmp_path.glob(".*tmp*")), argv
+
+
+def test_every_encoder_recipe_reconstructs_its_inputs_shape() -> None:
+    """Each registered recipe with an encoder implements encode (conformance covers its training)."""
+    from gankit.recipes import RECIPES
+
+    encoders = [n for n in RECIPES.names() if issubclass(RECIPES.get(n), Encoding)]
+    assert "bigan" in encoders
+    for name in encoders:
+        cfg = gankit.config.resolve([p for p in gankit.config.list_presets()
+                                     if gankit.config.resolve(p).recipe == name][0], "digits",
+                                    ["model.g_width=8", "model.d_width=8", "model.z_dim=8", "device=cpu"])
+        data = gankit.types.DataInfo("digits", (1, 8, 8), 10, "image")
+        recipe = gankit.api.build_recipe(cfg, data, torch.device("cpu"))
+        x = torch.rand(3, 1, 8, 8) * 2 - 1
+        assert recipe.reconstruct(x).shape == x.shape, name
