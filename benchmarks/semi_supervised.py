@@ -1,7 +1,7 @@
 """Semi-supervised GANs on MNIST with 100 labels (10 per class; issue 12): the classifier's test accuracy of
 an ssgan run (D's class head) and a triplegan run (C), each beside the same classifier network, from the same
 initialisation, trained on the same 100 labelled digits alone for the same number of steps
-(``gankit.recipes.semi_supervised.supervised_only``). Salimans et al. 2016 report 0.93% test error with 100
+(``gankit.bench.supervised_only``). Salimans et al. 2016 report 0.93% test error with 100
 labels (feature matching, about 300 epochs); Li et al. 2017 0.91% for Triple-GAN; this runs a CPU-sized budget.
 
     GANKIT_DATA=/work/shared/data .venv/bin/python benchmarks/semi_supervised.py                 # 4 minutes each
@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import gankit
-from gankit.recipes.semi_supervised import classifier_accuracy, supervised_only
+from gankit.bench import supervised_only
+from gankit.recipes.semi_supervised import classifier_accuracy
 
 
 def measure(preset: str, data: str, budget: str, seed: int, overrides: list[str], out: Path) -> dict:

@@ -15,7 +15,8 @@ import gankit
 from gankit.api import build_recipe
 from gankit.config import resolve
 from gankit.errors import ConfigError
-from gankit.recipes.semi_supervised import classifier_accuracy, labelled_indices, supervised_only
+from gankit.bench import supervised_only
+from gankit.recipes.semi_supervised import classifier_accuracy, labelled_indices
 
 QUIET = ["train.progress=false", "device=cpu", "symptoms.enabled=false", "train.log_every=100",
          "train.sample_every=100000", "train.checkpoint_every=100000"]

@@ -41,7 +41,11 @@ def mmd2_unbiased(x: Tensor, y: Tensor, *, bandwidths: Sequence[float]) -> float
     if len(x) < 2 or len(y) < 2:
         raise ValueError(f"the unbiased MMD needs at least 2 samples on each side, got {len(x)} and {len(y)}")
     x, y = x.double(), y.double()
-    kernel = lambda a, b: sum(torch.exp(-torch.cdist(a, b).pow(2) / (2 * h**2)) for h in bandwidths) / len(bandwidths)  # noqa: E731
+
+    def kernel(a: Tensor, b: Tensor) -> Tensor:
+        squared = torch.cdist(a, b).pow(2)
+        return sum(torch.exp(-squared / (2 * h**2)) for h in bandwidths) / len(bandwidths)
+
     kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
     n, m = len(x), len(y)
     within_x = (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))

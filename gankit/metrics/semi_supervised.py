@@ -3,7 +3,7 @@
 For the semi-supervised recipes (gankit/recipes/semi_supervised.py: ssgan's D class head, triplegan's C),
 ``ssl_acc`` is the share of eval.n images of eval.split (all of MNIST's test split with eval.n=10000) that
 the classifier puts in their class. Its baseline, the same classifier trained on the labelled examples alone,
-is ``gankit.recipes.semi_supervised.supervised_only``.
+is ``gankit.bench.supervised_only``.
 """
 from __future__ import annotations
 

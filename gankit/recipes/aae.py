@@ -116,7 +116,7 @@ class MixturePrior(Prior):
 
 
 class CategoricalPrior(Prior):
-    """Makhzani et al. 2016, Sec. 5: [one-hot y, z] with y ~ Cat(classes) uniform and z ~ N(0, I) (dim = classes + z)."""
+    """Makhzani et al. 2016, Sec. 5: [one-hot y, z], y ~ Cat(classes) uniform, z ~ N(0, I) (dim = classes + z_dim)."""
 
     def __init__(self, classes: int, z_dim: int) -> None:
         self.classes, self.z_dim, self.dim = classes, z_dim, classes + z_dim
@@ -301,7 +301,9 @@ class AAE(Encoding, GAN):
         """Classes ``sample_latent`` can be asked for: the labelled priors' (a mixture's components are not classes)."""
         return self.prior.classes if self.labelled_d or self.head else 0
 
-    def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
+    def sample_latent(self, n: int, *, labels: Tensor | None = None,
+                      generator: torch.Generator | None = None) -> Latent:
+        """Draws of the prior (class ``labels`` for the labelled priors): what G decodes into samples."""
         device = next(self.G.parameters()).device
         return Latent(self.prior.sample(n, labels=labels, device=device, generator=generator))
 

@@ -14,13 +14,12 @@ Pieces:
 - ``ClassLogits``: a discriminator architecture read as a K-class classifier;
 - ``SemiSupervised``: the family base (labelled set, classifier, ``classify``);
 - ``classifier_accuracy``: the classifier's accuracy on a labelled split (also the ``ssl_acc`` metric);
-- ``supervised_only``: the baseline, the same classifier network trained on the labelled examples alone
+- ``gankit.bench.supervised_only``: the baseline, the same classifier network trained on the labelled examples alone
   with the same budget (steps, batch size, optimiser).
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -178,51 +177,5 @@ def classifier_accuracy(recipe: SemiSupervised, data_cfg, *, split: str = "test"
     return accuracy(recipe, data.x, data.y)
 
 
-@dataclass
-class Baseline:
-    """What ``supervised_only`` measured."""
-
-    accuracy: float  # on the test split
-    steps: int
-    seconds: float
-
-
-def supervised_only(cfg) -> Baseline:  # noqa: ANN001  (Config)
-    """The classifier of the run ``cfg`` describes (the same network and initialisation, the same labelled
-    examples, the same view of its inputs: instance noise or DiffAugment when the run's tricks add them) trained on
-    the labelled examples alone: cross-entropy on batches of train.batch_size labelled examples for train.steps
-    updates with its group's optimiser and lr schedule; its test accuracy."""
-    from gankit.api import build_recipe, pick_device, seed_everything
-    from gankit.data import load_dataset
-    from gankit.train.optim import make_optimizers, make_schedulers
-    from gankit.types import DataInfo
-
-    started = time.time()
-    device = pick_device(cfg.device)
-    d = cfg.data
-    data = load_dataset(d.name, split=d.split, image_size=d.image_size, channels=d.channels, root=d.root,
-                        limit=d.limit, seed=cfg.seed).to(device)
-    info = DataInfo(data.name, data.sample_shape, data.num_classes, data.kind, data.class_names)
-    recipe = build_recipe(cfg, info, device)
-    if not isinstance(recipe, SemiSupervised):
-        raise ConfigError(f"supervised_only: recipe {cfg.recipe!r} is not semi-supervised (ssgan, triplegan)")
-    recipe.use_data(data)
-    group = recipe.classifier_group
-    optimizer = make_optimizers(recipe, cfg)[group]
-    schedule = make_schedulers({group: optimizer}, cfg).get(group)
-    seed_everything(cfg.seed)
-    net = recipe.classifier.train()
-    for step in range(1, cfg.train.steps + 1):
-        x, y = recipe.labelled.batch(cfg.train.batch_size)
-        loss = F.cross_entropy(recipe.classify(recipe.objective.view(x, step)), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if schedule is not None:
-            schedule.step()
-    net.eval()
-    return Baseline(classifier_accuracy(recipe, cfg.data), cfg.train.steps, time.time() - started)
-
-
 __all__ = ["labelled_indices", "LabelledSet", "ClassLogits", "build_classifier", "classifier_spec", "SemiSupervised",
-           "accuracy", "classifier_accuracy", "Baseline", "supervised_only"]
+           "accuracy", "classifier_accuracy"]

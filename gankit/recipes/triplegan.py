@@ -20,11 +20,12 @@ ssgan's D is (gankit/recipes/semi_supervised.py: ``ClassLogits``); ``classify`` 
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit import config as cfgmod
 from gankit.errors import ConfigError
 from gankit.losses.adversarial import AdversarialLoss
 from gankit.nets import NetSpec
@@ -73,7 +74,8 @@ class TripleGAN(SemiSupervised):
         labelled = cls.labelled_set(cfg, data, args.pop("labels", 20))  # small default: fits any labelled data
         objective = cls.objective_for(cfg)
         k = data.num_classes
-        paired = cfgmod.replace(cfg, model={"label_input": cfg.model.label_input or "concat"})  # D reads y
+        d_reads_y = dataclasses.replace(cfg.model, label_input=cfg.model.label_input or "concat")
+        paired = dataclasses.replace(cfg, model=d_reads_y)  # D reads y
         spec = NetSpec(sample_shape=data.sample_shape, z_dim=cfg.model.z_dim, g_classes=k, d_classes=k)
         G, D = cls.build(paired, data, objective, spec)
         common = {**cls.common_args(cfg, data, objective), "num_classes": k}  # G is always conditional
