@@ -49,7 +49,9 @@ def base(recipe: str) -> tuple[str, list[str]]:
     if recipe in TRANSLATION_SETUP:
         return recipe, TINY + ["symptoms.enabled=false"] + TRANSLATION_SETUP[recipe]
     batch = ["train.batch_size=8"] if recipe in ("madgan", "mgan") else []  # two samples per generator (batch norm)
-    return "dcgan", TINY + ["symptoms.enabled=false", f"recipe={recipe}"] + NOISE_SETUP + batch
+    from tests.test_conformance import RECIPE_NEEDS  # what a recipe needs of dcgan's config (IcGAN: a conditional G)
+
+    return "dcgan", TINY + ["symptoms.enabled=false", f"recipe={recipe}"] + NOISE_SETUP + batch + RECIPE_NEEDS.get(recipe, [])
 
 
 def accepted(recipe: str, kind: str) -> list[str]:
