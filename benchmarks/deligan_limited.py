@@ -25,11 +25,12 @@ again with the same settings.
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+
+from gankit.bench import training_seconds
 
 PRESETS = ("dcgan", "deligan")
 COLUMNS = ("covered", "covered@1%", "class_entropy", "class_min_share", "fid")
@@ -92,26 +93,25 @@ def main() -> None:
     table: dict[str, dict[str, list[float]]] = {p: {c: [] for c in COLUMNS} for p in PRESETS}
     print(f"{args.data}, {args.limit} training images, {args.steps} steps, {args.n} samples per score"
           + (f", overrides {' '.join(args.overrides)}" if args.overrides else ""))
-    print(f"| preset | seed | {' | '.join(COLUMNS)} | train s |")
+    print(f"| preset | seed | {' | '.join(COLUMNS)} | training s |")
     print("|---|---:|" + "---:|" * (len(COLUMNS) + 1))
     for seed in seeds:
         for preset in PRESETS:
-            t0 = time.time()
             run = train(preset, args.data, seed, args)
-            seconds = time.time() - t0
             row = scores(run, args.n)
             for c in COLUMNS:
                 table[preset][c].append(row[c])
-            print(f"| {preset} | {seed} | " + " | ".join(_fmt(c, row[c]) for c in COLUMNS) + f" | {seconds:.0f} |",
-                  flush=True)
+            cells = " | ".join(_fmt(c, row[c]) for c in COLUMNS)
+            print(f"| {preset} | {seed} | {cells} | {training_seconds(run.path):.0f} |", flush=True)
     for preset in PRESETS:
         print(f"| {preset} | mean | " + " | ".join(_fmt(c, mean(table[preset][c])) for c in COLUMNS) + " | |")
     ratios = [mean(table["deligan"][c]) / mean(table["dcgan"][c]) if mean(table["dcgan"][c]) else float("nan")
               for c in COLUMNS]
     print("| deligan / dcgan | ratio | " + " | ".join(f"{r:.3f}" for r in ratios) + " | |")
-    wins = [sum((d < g) if c == "fid" else (d > g) for d, g in zip(table["deligan"][c], table["dcgan"][c]))
-            for c in COLUMNS]
-    print(f"| deligan better | seeds of {len(seeds)} | " + " | ".join(str(w) for w in wins) + " | |")
+    for outcome, sign in (("better", 1), ("worse", -1)):  # ties count as neither
+        pairs = {c: list(zip(table["deligan"][c], table["dcgan"][c])) for c in COLUMNS}
+        counts = [sum(sign * (g - d if c == "fid" else d - g) > 0 for d, g in pairs[c]) for c in COLUMNS]
+        print(f"| deligan {outcome} | seeds of {len(seeds)} | " + " | ".join(str(n) for n in counts) + " | |")
 
 
 def _fmt(column: str, value: float) -> str:

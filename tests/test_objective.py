@@ -69,7 +69,7 @@ def item_override(recipe: str, kind: str, name: str) -> list[str]:
     if name == "label_smoothing" and resolve(preset, None, [o for o in overrides if "PAIRED" not in o]).loss \
             not in LabelSmoothing.LOSSES:
         out.append("loss=nonsat")  # smoothing needs a target probability
-    if kind == "terms":
+    if kind == "terms" and name in accepted(recipe, kind):  # a refused term must be refused by name, not for G
         out.append("conditional=true")
     return out
 
