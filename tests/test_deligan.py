@@ -33,7 +33,7 @@ def deligan_run(tmp_path_factory, evaluator_cache):  # noqa: ANN001, ANN201, F81
     return gankit.train("deligan", "digits", out=tmp_path_factory.mktemp("deligan") / "run", overrides=LIMITED)
 
 
-def tiny(tmp_path, name: str, extra: list[str] = ()):  # noqa: ANN001, ANN201
+def tiny(tmp_path, name: str, extra: tuple[str, ...] = ()):  # noqa: ANN001, ANN201
     return gankit.train("deligan", "digits", out=tmp_path / name, overrides=TINY + ["data.image_size=16", *extra])
 
 
@@ -61,7 +61,7 @@ def test_sigma_penalty_is_the_mean_squared_distance_from_one() -> None:
 def test_mixture_is_part_of_g_and_trained_with_it(tmp_path) -> None:  # noqa: ANN001
     """mu and sigma are G's parameters (G's optimiser, G's state, the EMA copy), both move, the regulariser is
     logged, and a component chosen by ``labels`` is the one used."""
-    run = tiny(tmp_path, "a", ["ema=0.9"])
+    run = tiny(tmp_path, "a", ("ema=0.9",))
     recipe = run.recipe
     assert isinstance(recipe, DeLiGAN) and recipe.n_components == 50
     mixture = recipe.mixture()
@@ -79,8 +79,8 @@ def test_mixture_is_part_of_g_and_trained_with_it(tmp_path) -> None:  # noqa: AN
 def test_resume_is_exact(tmp_path) -> None:  # noqa: ANN001
     """Two steps at once and one step, resumed for one more, end with the same weights (mixture included); a
     constant learning rate, since the decay's schedule depends on train.steps."""
-    full = tiny(tmp_path, "full", ["optim.decay_from=null"])
-    half = tiny(tmp_path, "half", ["optim.decay_from=null", "train.steps=1"])
+    full = tiny(tmp_path, "full", ("optim.decay_from=null",))
+    half = tiny(tmp_path, "half", ("optim.decay_from=null", "train.steps=1"))
     resumed = gankit.resume(half.path, overrides=["train.steps=2"])
     assert resumed.step == 2
     a = load_checkpoint(full.path / "checkpoints" / "latest.pt")["recipe"]
