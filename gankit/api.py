@@ -249,7 +249,7 @@ def seed_everything(seed: int) -> None:
 def build_recipe(cfg: Config, data: DataInfo, device: torch.device) -> Recipe:
     """The recipe named by the config, with networks for ``data``, on ``device``."""
     seed_everything(cfg.seed)
-    recipe = RECIPES.get(cfg.recipe).from_config(cfg, data).to(device)
+    recipe = RECIPES.get(cfg.recipe).create(cfg, data).to(device)
     if cfg.ema is not None:
         recipe.enable_ema(cfg.ema)
     return recipe

@@ -92,6 +92,7 @@ def build(recipe: str, extra: list[str], paired: str, tmp_path) -> Trainer:  # n
     info = DataInfo(data.name, data.sample_shape, data.num_classes, data.kind, data.class_names,
                     source_shape=data.source_shape, pairing=data.pairing)
     model = build_recipe(cfg, info, torch.device("cpu"))
+    model.use_data(data)  # as gankit.train does: the semi-supervised recipes keep their labelled examples
     loader = InMemoryLoader(data, cfg.train.batch_size, seed=cfg.seed, augment=d.augment)
     return Trainer(model, loader, cfg, RunDir(tmp_path / "run"), torch.device("cpu"), info)
 

@@ -189,17 +189,16 @@ class AAE(Encoding, GAN):
             "(packing, minibatch features) would mix codes of different labels, and the decoder has no class input",
     )
 
-    def __init__(self, G: nn.Module, E: Encoder, D: nn.Module, *, prior: Prior, objective,  # noqa: ANN001
+    def __init__(self, G: nn.Module, E: Encoder, D: nn.Module, *, prior: Prior,
                  D_y: nn.Module | None = None, labelled: LabelledSet | None = None, recon: str = "mse",
                  seed: int = 0, labelled_d: bool = False, **common) -> None:  # noqa: ANN003
-        super().__init__(G, D, z_dim=prior.dim, **common)  # a plain Objective until E exists ...
+        super().__init__(G, D, z_dim=prior.dim, **common)
         self.E, self.D_y, self.labelled = E, D_y, labelled
         self.prior, self.recon_loss, self.seed = prior, RECONSTRUCTION[recon], seed
         self.labelled_d = labelled_d  # D reads the class label with the code (labelled-mixture)
         self.head = prior.classes if D_y is not None else 0  # E's categorical head: the code's first entries
         # the code columns each discriminator judges: all of it, or z for D and the categorical part for D_y
         self.parts = {"D": slice(self.head, None), **({"D_y": slice(0, self.head)} if D_y is not None else {})}
-        self.use_objective(objective)  # ... so the tricks' state (historical averaging) covers E's parameters too
 
     @classmethod
     def from_config(cls, cfg, data) -> "AAE":  # noqa: ANN001

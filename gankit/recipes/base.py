@@ -164,10 +164,18 @@ class Recipe(nn.Module):
         self.objective = Objective()
 
     def use_objective(self, objective: Objective) -> None:
-        """Adopt ``objective``: it wraps G (virtual batch norm) and attaches state to the finished networks."""
+        """Adopt ``objective``; ``build`` fits it to the recipe once every network exists."""
         self.objective = objective
-        self.G = objective.wrap_g(self.G, self)
-        objective.attach(self)
+
+    @classmethod
+    def create(cls, cfg, data) -> "Recipe":  # noqa: ANN001  (Config, DataInfo)
+        """``from_config``, then the Objective fitted to the finished recipe: it wraps G (virtual batch norm draws its
+        reference batch from ``sample_latent``) and attaches state to every network of ``networks()`` (historical
+        averaging), so a recipe may add networks (BiGAN's E, Triple-GAN's C) after ``GAN.__init__``."""
+        recipe = cls.from_config(cfg, data)
+        recipe.G = recipe.objective.wrap_g(recipe.G, recipe)
+        recipe.objective.attach(recipe)
+        return recipe
 
     @classmethod
     def from_config(cls, cfg, data) -> "Recipe":  # noqa: ANN001  (Config, Dataset)

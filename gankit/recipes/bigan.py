@@ -66,10 +66,9 @@ class BiGAN(Encoding, GAN):
             "or pack samples would mix the pairs",
     )
 
-    def __init__(self, G: nn.Module, E: Encoder, D: nn.Module, *, objective, **common) -> None:  # noqa: ANN001,ANN003
-        super().__init__(G, D, **common)  # a plain Objective until E exists ...
+    def __init__(self, G: nn.Module, E: Encoder, D: nn.Module, **common) -> None:  # noqa: ANN003
+        super().__init__(G, D, **common)
         self.E = E
-        self.use_objective(objective)  # ... so the tricks' state (historical averaging) covers E's parameters too
 
     @classmethod
     def from_config(cls, cfg, data) -> "BiGAN":  # noqa: ANN001

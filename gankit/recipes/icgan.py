@@ -29,11 +29,10 @@ class IcGAN(Encoding, GAN):
 
     paper = "Perarnau et al. 2016, Invertible Conditional GANs for image editing (IcGAN)"
 
-    def __init__(self, G: nn.Module, D: nn.Module, E: Encoder, *, objective, class_weight: float = 1.0,  # noqa: ANN001
+    def __init__(self, G: nn.Module, D: nn.Module, E: Encoder, *, class_weight: float = 1.0,
                  **common) -> None:  # noqa: ANN003
-        super().__init__(G, D, **common)  # a plain Objective until E exists ...
+        super().__init__(G, D, **common)
         self.E, self.class_weight = E, class_weight
-        self.use_objective(objective)  # ... so the tricks' state (historical averaging) covers E's parameters too
 
     @classmethod
     def from_config(cls, cfg, data) -> "IcGAN":  # noqa: ANN001

@@ -67,11 +67,10 @@ class VAEGAN(Variational, GAN):
             "make a sample's reconstruction error depend on its batch; G is unconditional, so no class terms",
     )
 
-    def __init__(self, G: nn.Module, E: Encoder, D: nn.Module, *, objective, gamma: float = VAEGANArgs.gamma,  # noqa: ANN001
+    def __init__(self, G: nn.Module, E: Encoder, D: nn.Module, *, gamma: float = VAEGANArgs.gamma,
                  **common) -> None:  # noqa: ANN003
-        super().__init__(G, D, **common)  # a plain Objective until E exists ...
+        super().__init__(G, D, **common)
         self.E, self.gamma = E, gamma
-        self.use_objective(objective)  # ... so the tricks' state (historical averaging) covers E's parameters too
 
     @classmethod
     def from_config(cls, cfg, data) -> "VAEGAN":  # noqa: ANN001
