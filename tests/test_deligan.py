@@ -20,7 +20,6 @@ from gankit.evaluate import Evaluation
 from gankit.recipes.deligan import DeLiGAN, GaussianMixtureLatent, sigma_penalty
 from gankit.train.checkpoint import load_checkpoint
 from tests.conftest import TINY
-from tests.test_evaluate import evaluator_cache  # noqa: F401  (a fresh evaluator cache; digits' trains fast)
 
 FAST = ["train.progress=false", "device=cpu", "train.sample_every=100000", "train.checkpoint_every=100000"]
 LIMITED = FAST + ["data.limit=200", "model.g_width=32", "model.d_width=32", "train.steps=1000", "seed=0"]
@@ -28,7 +27,7 @@ N = 500  # generated samples per score
 
 
 @pytest.fixture(scope="module")
-def deligan_run(tmp_path_factory, evaluator_cache):  # noqa: ANN001, ANN201, F811
+def deligan_run(tmp_path_factory, evaluator_cache):  # noqa: ANN001, ANN201
     """The limited-data DeLiGAN run of seed 0; scored with a digits evaluator in a fresh cache folder."""
     return gankit.train("deligan", "digits", out=tmp_path_factory.mktemp("deligan") / "run", overrides=LIMITED)
 

@@ -121,15 +121,6 @@ def test_began_k_is_checkpointed_and_resumes_exactly(tmp_path) -> None:  # noqa:
 
 
 # --- learning on the digits ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def evaluator_cache(tmp_path_factory):  # noqa: ANN001, ANN201
-    """Domain evaluators go to a fresh cache folder (the digits one trains in seconds, once for the module)."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
-
-
 def scores(preset: str, tmp_path, overrides: list[str]) -> tuple:  # noqa: ANN001
     """A short run of ``preset`` on the digits (seed 0), its domain scores and those of its untrained G."""
     run = gankit.train(preset, out=tmp_path / preset, overrides=FAST + DIGITS32 + ["seed=0"] + overrides)

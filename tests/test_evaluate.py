@@ -205,15 +205,6 @@ def test_eval_every_keeps_the_best_checkpoint_across_resume(tmp_path) -> None:  
     assert state["best"]["step"] in (best["step"], 200) and state["step"] == 200
 
 
-@pytest.fixture(scope="module")
-def evaluator_cache(tmp_path_factory):  # noqa: ANN001, ANN201
-    """Domain evaluators go to a fresh cache folder (the digits one trains in seconds)."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
-
-
 def test_domain_metrics_class_and_code_accuracy(tmp_path, evaluator_cache, monkeypatch) -> None:  # noqa: ANN001
     """Domain FID/IS during training; class accuracy of a cGAN; InfoGAN's code accuracy; all offline."""
     over = FAST + ["train.steps=400", "model.g_width=32", "model.d_width=32", "train.sample_every=200"]

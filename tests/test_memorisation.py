@@ -17,7 +17,7 @@ from gankit.errors import ConfigError
 from gankit.evaluate import Evaluation, higher_is_better
 from gankit.metrics import METRICS, Metric, Need, Setting, memorisation
 from gankit.types import DataInfo
-from tests.test_evaluate import FAST, evaluator_cache  # noqa: F401  (a fresh evaluator cache; digits' trains fast)
+from tests.test_evaluate import FAST
 
 
 def test_memorisation_closed_form() -> None:
@@ -49,7 +49,7 @@ class Replay(nn.Module):
 
 
 @pytest.fixture(scope="module")
-def digits_run(tmp_path_factory, evaluator_cache):  # noqa: ANN001, ANN201, F811
+def digits_run(tmp_path_factory, evaluator_cache):  # noqa: ANN001, ANN201
     """A dcgan on digits without EMA, so that replacing G replaces the sampler."""
     return gankit.train("dcgan", "digits", out=tmp_path_factory.mktemp("memo") / "dcgan",
                         overrides=FAST + ["train.steps=1", "ema=null"])

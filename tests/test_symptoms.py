@@ -13,7 +13,6 @@ from gankit.config import SymptomConfig
 from gankit.recipes.base import ranking_accuracy
 from gankit.train.symptoms import ClassImbalance, DOverpowers, ModeCollapse, NonConvergence, SampleProbe, SymptomMonitor
 from tests.conftest import TINY
-from tests.test_evaluate import evaluator_cache  # noqa: F401  (a fresh evaluator cache: digits' trains in seconds)
 
 CFG = SymptomConfig()
 COMMON = {"patience": CFG.patience, "window": CFG.window, "warmup": CFG.warmup}

@@ -23,18 +23,11 @@ from gankit.recipes.vaegan import VAEGAN
 from gankit.types import Batch, DataInfo
 from tests.conftest import seed_all
 
+pytestmark = pytest.mark.usefixtures("evaluator_cache")  # every test: domain evaluators in a fresh cache
+
 FAST = ["train.progress=false", "device=cpu", "train.sample_every=100000", "train.checkpoint_every=100000"]
 SMALL = ["model.g_width=8", "model.d_width=8", "model.z_dim=4", "device=cpu"]
 DIGITS = DataInfo("digits", (1, 8, 8), 10, "image")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def evaluator_cache(tmp_path_factory):  # noqa: ANN001, ANN201
-    """The digits domain evaluator goes to a fresh cache folder (it trains in seconds, once for the module)."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
 
 
 def recipe(preset: str, extra: list[str] = ()):  # noqa: ANN201
