@@ -190,18 +190,18 @@ class Run:
 
     def encode(self, images: Tensor) -> Latent:
         """The codes of real samples (N, *sample_shape) in [-1, 1]: G's inputs that reproduce them, on the CPU
-        (``.z``, and ``.y`` for IcGAN's class)."""
+        (``.z``, and ``.y`` for IcGAN's and BiCoGAN's class)."""
         latent = self.encoder().encode_all(self.check_images(images, "encode").to(self.device))
         return Latent(latent.z.float().cpu(), None if latent.y is None else latent.y.cpu())
 
     def edit(self, images: Tensor, to: int | list[int] | Tensor) -> Tensor:
-        """IcGAN runs: real samples (N, *sample_shape) in [-1, 1] given class ``to`` (one, or one per image) while
-        keeping their style, G(E_z(x), to); on the CPU."""
-        from gankit.recipes.icgan import IcGAN
+        """IcGAN and BiCoGAN runs: real samples (N, *sample_shape) in [-1, 1] given class ``to`` (one, or one per
+        image) while keeping their style, G(E_z(x), to); on the CPU."""
+        from gankit.recipes.encoding import Editing
 
-        if not isinstance(self.recipe, IcGAN):
+        if not isinstance(self.recipe, Editing):
             raise ConfigError(f"preset {self.config.preset!r} (recipe {self.config.recipe!r}) cannot edit images: "
-                              "edit needs an encoder of the class as well as of z (recipe icgan, preset icgan)")
+                              "edit needs an encoder of the class as well as of z (presets icgan, bicogan)")
         images = self.check_images(images, "edit")
         return self.recipe.edit(images.to(self.device), self._labels(len(images), to)).float().cpu()
 

@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_encode)
 
-    p = sub.add_parser("edit", help="IcGAN: real images given another class, keeping their style")
+    p = sub.add_parser("edit", help="IcGAN, BiCoGAN: real images given another class, keeping their style")
     p.add_argument("run")
     p.add_argument("--input", required=True, help="an image file or a folder of images, at the run's training size")
     p.add_argument("--class", dest="class_", type=int, required=True, help="the class to give them")

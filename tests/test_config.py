@@ -6,10 +6,10 @@ import pytest
 from gankit.config import Config, list_presets, parse_overrides, resolve, valid_keys
 from gankit.errors import ConfigError
 
-PRESETS = ["aae", "aae-labelled", "acgan", "ali", "began", "bigan", "cgan", "cyclegan", "d2gan", "dcgan", "deligan",
-           "dropoutgan", "ebgan", "gan", "glo", "gman", "icgan", "infogan", "lsgan", "madgan", "mgan", "pacdcgan",
-           "pacgan", "pix2pix", "pix2pix-l1", "sagan", "sngan", "srgan", "ssgan", "stargan", "triplegan", "unrolled",
-           "vae", "vaegan", "wgan", "wgan-gp"]
+PRESETS = ["aae", "aae-labelled", "acgan", "ali", "began", "bicogan", "bigan", "cgan", "cyclegan", "d2gan", "dcgan",
+           "deligan", "dropoutgan", "ebgan", "gan", "glo", "gman", "icgan", "infogan", "lsgan", "madgan", "mgan",
+           "pacdcgan", "pacgan", "pix2pix", "pix2pix-l1", "sagan", "sngan", "srgan", "ssgan", "stargan", "triplegan",
+           "unrolled", "vae", "vaegan", "wgan", "wgan-gp"]
 
 
 def test_list_presets() -> None:

@@ -43,8 +43,8 @@ TRANSLATION = {
 }
 
 
-# what a recipe needs of the dcgan preset's config: IcGAN edits classes, so its G is conditional
-RECIPE_NEEDS = {"icgan": ["conditional=true"]}
+# what a recipe needs of the dcgan preset's config: IcGAN and BiCoGAN edit classes, so their G is conditional
+RECIPE_NEEDS = {"icgan": ["conditional=true"], "bicogan": ["conditional=true"]}
 
 # a trick's arguments where its defaults do not fit the tiny runs
 TRICK_ARGS = {"pack": "{name: pack, m: 2}", "minibatch_discrimination": "{name: minibatch_discrimination, kernels: 4}"}

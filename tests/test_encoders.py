@@ -1,5 +1,6 @@
 """The encoder family's shared machinery (gankit/recipes/encoding.py, gankit/nets/encoder.py): Run.encode and
-reconstruct, `gankit encode`, `gankit interpolate --from/--to`, sample grids with reconstructions, bad input."""
+reconstruct, `gankit encode`, `gankit interpolate --from/--to`, `gankit edit` (IcGAN, BiCoGAN), sample grids with
+reconstructions, bad input."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,8 @@ import gankit
 from gankit.cli import main
 from gankit.errors import ConfigError
 from gankit.nets.encoder import Encoder, Posterior
-from gankit.recipes.encoding import Encoding
+from gankit.recipes.base import Latent
+from gankit.recipes.encoding import Editing, Encoding
 from conftest import TINY  # tests/ is on sys.path under pytest
 
 
@@ -25,6 +27,12 @@ def bigan_run(tmp_path_factory) -> gankit.api.Run:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def dcgan_run(tmp_path_factory) -> gankit.api.Run:  # noqa: ANN001
     return gankit.train("dcgan", "digits", out=tmp_path_factory.mktemp("dcgan") / "run", overrides=TINY)
+
+
+@pytest.fixture(scope="module", params=["icgan", "bicogan"])
+def editing_run(request, tmp_path_factory) -> gankit.api.Run:  # noqa: ANN001
+    """A tiny run of each recipe that edits classes (gankit.recipes.encoding.Editing)."""
+    return gankit.train(request.param, "digits", out=tmp_path_factory.mktemp(request.param) / "run", overrides=TINY)
 
 
 def write_digits(folder: Path, images: torch.Tensor) -> list[Path]:
@@ -145,3 +153,63 @@ def test_every_encoder_recipe_reconstructs_its_inputs_shape() -> None:
         recipe = gankit.api.build_recipe(cfg, data, torch.device("cpu"))
         x = torch.rand(3, 1, 8, 8) * 2 - 1
         assert recipe.reconstruct(x).shape == x.shape, name
+
+
+def test_every_editing_recipe_has_a_preset_and_a_conditional_g() -> None:
+    from gankit.recipes import RECIPES
+
+    editing = sorted(n for n in RECIPES.names() if issubclass(RECIPES.get(n), Editing))
+    assert editing == ["bicogan", "icgan"]
+    for name in editing:
+        assert gankit.config.resolve(name).recipe == name
+
+
+def test_edit_is_g_of_the_encoded_z_with_the_asked_class(editing_run, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """Run.edit gives G(E_z(x), k) for every input; `gankit edit` writes one PNG per input, named as the input."""
+    x = editing_run.input_data().x[:5].cpu()
+    files = write_digits(tmp_path / "in", x)
+    images = as_read(x)
+    edited = editing_run.edit(images, 7)
+    recipe = editing_run.recipe
+    expected = recipe.generate(Latent(recipe.encode_all(images).z, torch.full((5,), 7))).float()
+    assert torch.allclose(edited, expected, atol=1e-6)
+    assert not torch.allclose(editing_run.edit(images, 2), edited)  # the class is an input of G
+    assert editing_run.encode(images).y.shape == (5,)  # E's class head
+
+    out = tmp_path / "out"
+    assert main(["edit", str(editing_run.path), "--input", str(tmp_path / "in"), "--class", "7", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    assert sorted(f.name for f in out.iterdir()) == sorted(f.name for f in files)
+    written = torch.from_numpy(np.asarray(Image.open(out / files[0].name), dtype=np.float32)) / 127.5 - 1
+    assert torch.allclose(written, edited[0, 0].clamp(-1, 1), atol=1 / 127.5 + 1e-6)
+
+
+def test_edit_refuses_bad_input_and_writes_nothing(editing_run, bigan_run, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    good = write_digits(tmp_path / "good", editing_run.input_data().x[:1].cpu())[0]
+    out = tmp_path / "edited"
+    cases = [
+        (["edit", str(bigan_run.path), "--input", str(good), "--class", "3"], "cannot edit images"),
+        (["edit", str(editing_run.path), "--input", str(good), "--class", "10"], "in 0..9, got [10]"),
+        (["edit", str(editing_run.path), "--input", str(good), "--class", "-1"], "in 0..9, got [-1]"),
+        (["edit", str(editing_run.path), "--input", str(tmp_path / "missing"), "--class", "3"], "does not exist"),
+    ]
+    for argv, message in cases:
+        assert main(argv + ["--out", str(out), "--device", "cpu"]) == 2, argv
+        assert message in capsys.readouterr().err, argv
+        assert not out.exists(), argv
+    with pytest.raises(ConfigError, match="cannot edit images"):
+        bigan_run.edit(torch.zeros(1, 1, 8, 8), 3)
+
+
+@pytest.mark.parametrize(("preset", "overrides", "message"), [
+    ("bicogan", ["conditional=false"], "needs a class-conditional G"),
+    ("bicogan", ["model.label_input=concat"], "model.label_input=null"),
+    ("bigan", ["conditional=true"], "is unconditional"),
+    ("bicogan", ["recipe_args.efl_weight=-1"], "efl_weight=-1"),
+    ("bicogan", ["recipe_args.efl=1"], "argument of recipe 'bicogan'"),
+])
+def test_joint_recipes_refuse_the_wrong_conditioning(preset: str, overrides: list[str], message: str) -> None:
+    cfg = gankit.config.resolve(preset, "digits", ["model.g_width=8", "model.d_width=8", "device=cpu", *overrides])
+    data = gankit.types.DataInfo("digits", (1, 8, 8), 10, "image")
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        gankit.api.build_recipe(cfg, data, torch.device("cpu"))

@@ -78,6 +78,11 @@ CASES: dict[str, Case] = {
     # samples of that class do (edit_style < 1; an untrained G's blobs score anything, so no margin on it)
     "icgan": Case("digits", DIGITS32 + ["train.steps=600"], 500,  # edit_acc 1.0 / .168, .997 / .125;
                   {"edit_acc": 0.8, "edit_style": 0.97}, {"edit_acc": 0.5, "fid": 100}),  # style .914, .904; fid 111.5 / 310.3, 110.5 / 308.1
+    # BiCoGAN: the class reaches G only through the joint D, so it takes longer than IcGAN's AC-GAN (1,000 steps, one
+    # thread, seeds 0 / 1; the README has 2,000 steps, where edit_acc is .99 / .98)
+    "bicogan": Case("digits", DIGITS32 + ["train.steps=1000"], 500,  # recon_acc .933 / .114, .889 / .084; class_acc
+                    {"recon_acc": 0.75, "class_acc": 0.35, "edit_acc": 0.2},  # .576 / .108, .590 / .096; edit_acc .306 /
+                    {"recon_acc": 0.5, "edit_acc": 0.15, "fid": 150}),  # .084, .391 / .064; fid 101.5 / 414.4, 86.1 / 389.3
     # image presets on the 8x8 digits: domain FID and the spread of the digits evaluator's classes
     "lsgan": Case("digits", DIGITS32 + ["train.steps=600"], 500,  # fid 162.6 / 437.6, 179.1 / 274.9;
                   {"fid": 230, "class_entropy": 0.9, "class_min_share": 0.02},  # entropy .952 / .492, .945 / .816;

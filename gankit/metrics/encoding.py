@@ -1,13 +1,13 @@
 """What an encoder learnt: a linear probe on its codes, and the class kept by its reconstructions.
 
-For recipes with an encoder (gankit/recipes/encoding.py: BiGAN/ALI, AAE, VAE, VAE-GAN, IcGAN):
+For recipes with an encoder (gankit/recipes/encoding.py: BiGAN/ALI, AAE, VAE, VAE-GAN, IcGAN, BiCoGAN):
 
 - ``probe_acc``: the test accuracy of a logistic regression fitted on the codes E(x) of labelled
   training images (Donahue et al. 2017's evaluation of BiGAN features, linear here). A random-init
   encoder already gives a probe above chance; the learning check is the margin over it.
 - ``recon_acc``: the share of test images whose reconstruction G(E(x)) the domain classifier puts in
   x's class; ``recon_error``: the mean squared pixel error of the reconstructions (images in [-1, 1]).
-- ``edit_acc`` (IcGAN): each test image is given another class (drawn at random, never its own); the share
+- ``edit_acc`` (IcGAN, BiCoGAN): each test image is given another class (drawn at random, never its own); the share
   of edits the domain classifier puts in the asked class. ``edit_style``: the mean pixel distance of an
   edit to its input over that of a random sample of the same asked class to the input; below 1 the edit
   kept the input's style (stroke, slant, position) rather than drawing any image of the class.
@@ -44,7 +44,7 @@ def _require_encoder(setting: Setting, metric: str) -> None:
 
     if not isinstance(setting.recipe, Encoding):
         raise ConfigError(f"{metric} scores an encoder, and recipe {setting.recipe.__class__.__name__} has none: use it "
-                          "with bigan, ali, aae, vae, vaegan or icgan runs")
+                          "with bigan, ali, aae, vae, vaegan, icgan or bicogan runs")
     if setting.data.num_classes < 1 or setting.data.kind != "image":
         raise ConfigError(f"{metric} needs labelled images (digits, mnist, a class-folder); data set "
                           f"{setting.data.name!r} has none: drop {metric} from eval.metrics")
@@ -106,18 +106,18 @@ class Reconstruction(Metric):
 
 @register_metric("edit")
 class Edit(Metric):
-    """IcGAN edits of test images to another class: share classified as asked, and style kept (distance ratio)."""
+    """IcGAN and BiCoGAN edits of test images to another class: share classified as asked, and style kept (distance ratio)."""
 
     scores = {"edit_acc": True, "edit_style": False}
     needs = frozenset({Need.LABELLER})
 
     def check(self, setting: Setting) -> None:
-        from gankit.recipes.icgan import IcGAN
+        from gankit.recipes.encoding import Editing
 
         _require_encoder(setting, "edit")
-        if not isinstance(setting.recipe, IcGAN):
+        if not isinstance(setting.recipe, Editing):
             raise ConfigError("edit scores class edits of real images, which need an encoder of the class too: "
-                              "use it with icgan runs")
+                              "use it with icgan and bicogan runs")
 
     def score(self, inputs: Inputs) -> dict[str, float]:
         setting, recipe = inputs.setting, inputs.setting.recipe

@@ -85,9 +85,12 @@ class JointDiscriminator(nn.Module):
     keeps D from memorising the pairs."""
 
     def __init__(self, shape: tuple[int, ...], code_dim: int, *, width: int, norm: str | None = None,
-                 spectral: bool = False, hidden: int = 512, dropout: float = 0.2) -> None:
+                 spectral: bool = False, hidden: int = 512, dropout: float = 0.2, classes: int = 0) -> None:
         super().__init__()
+        self.classes = classes
         self.x_trunk, x_features = trunk(shape, width, norm, spectral=spectral)
+        # the last `classes` entries of a code are a class vector (BiCoGAN): projected on x's features as well
+        self.embed = maybe_sn(nn.Linear(classes, x_features, bias=False), spectral) if classes else None
         self.z_trunk = nn.Sequential(maybe_sn(nn.Linear(code_dim, hidden), spectral), nn.LeakyReLU(0.2),
                                      nn.Dropout(dropout))
         self.joint = nn.Sequential(maybe_sn(nn.Linear(x_features + hidden, hidden), spectral), nn.LeakyReLU(0.2),
@@ -96,8 +99,12 @@ class JointDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, z: Tensor | None = None) -> DOut:
         assert z is not None, "a joint discriminator judges (sample, code) pairs: pass the codes"
-        h = self.joint(torch.cat([self.x_trunk(x), self.z_trunk(z.flatten(1))], dim=1))  # (B, hidden)
-        return DOut(logit=self.head(h).squeeze(1), features=h)
+        fx = self.x_trunk(x)  # (B, F)
+        h = self.joint(torch.cat([fx, self.z_trunk(z.flatten(1))], dim=1))  # (B, hidden)
+        logit = self.head(h).squeeze(1)
+        if self.embed is not None:  # Miyato & Koyama 2018's projection: <embed(c), features(x)>
+            logit = logit + (self.embed(z.flatten(1)[:, -self.classes:]) * fx).sum(1)
+        return DOut(logit=logit, features=h)
 
 
 __all__ = ["Posterior", "Encoder", "JointDiscriminator", "trunk"]

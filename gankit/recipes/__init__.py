@@ -4,7 +4,7 @@ from gankit.recipes import deligan, ensemble, gan, infogan, mixture, unrolled  #
 from gankit.recipes import cyclegan, pix2pix, srgan, stargan  # noqa: F401  (image-to-image translation)
 from gankit.recipes import ssgan, triplegan  # noqa: F401  (semi-supervised: gankit/recipes/semi_supervised.py)
 from gankit.recipes import energy  # noqa: F401  (auto-encoder discriminators: EBGAN, BEGAN)
-from gankit.recipes import aae, bigan, glo, icgan, vae, vaegan  # noqa: F401  (the encoder family: gankit/recipes/encoding.py)
+from gankit.recipes import aae, bicogan, bigan, glo, icgan, vae, vaegan  # noqa: F401  (the encoder family: gankit/recipes/encoding.py)
 from gankit.recipes.gan import GAN
 from gankit.recipes.infogan import InfoGAN
 

@@ -12,6 +12,7 @@ with no code of its own:
   (``gankit interpolate RUN --from a.png --to b.png``).
 
 Run.encode / Run.reconstruct and ``gankit encode`` check that a run's recipe is one of these.
+``Editing`` recipes (IcGAN, BiCoGAN) also encode the class of a conditional G, and so edit real samples.
 """
 from __future__ import annotations
 
@@ -83,4 +84,15 @@ class Encoding:
         return Latent(z, y)
 
 
-__all__ = ["Encoding"]
+class Editing(Encoding):
+    """An encoder of the class as well as of z, for a class-conditional G (IcGAN, BiCoGAN): ``encode`` gives
+    (z, y), and ``edit`` changes the class of real samples (``Run.edit``, ``gankit edit``, the ``edit`` metric)."""
+
+    @torch.no_grad()
+    def edit(self, x: Tensor, y: Tensor, batch_size: int = 256) -> Tensor:
+        """G(E_z(x), y): the samples x (B, *sample_shape) given class y (B,), by the sampling generator."""
+        latent = self.encode_all(x, batch_size)
+        return self.generate(Latent(latent.z, y.to(latent.z.device)), batch_size)
+
+
+__all__ = ["Editing", "Encoding"]

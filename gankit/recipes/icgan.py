@@ -18,13 +18,13 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.nets.encoder import Encoder
 from gankit.recipes.base import Latent, LossTerms, Phase, check_recipe_args, register_recipe
-from gankit.recipes.encoding import Encoding
+from gankit.recipes.encoding import Editing
 from gankit.recipes.gan import GAN
 from gankit.types import Batch
 
 
 @register_recipe("icgan")
-class IcGAN(Encoding, GAN):
+class IcGAN(Editing, GAN):
     """A conditional GAN and an encoder x -> (z, y) trained beside it, so real images can be edited."""
 
     paper = "Perarnau et al. 2016, Invertible Conditional GANs for image editing (IcGAN)"
@@ -73,12 +73,6 @@ class IcGAN(Encoding, GAN):
     def encode(self, x: Tensor) -> Latent:
         z, logits = self._heads(x)
         return Latent(z, logits.argmax(1))
-
-    @torch.no_grad()
-    def edit(self, x: Tensor, y: Tensor, batch_size: int = 256) -> Tensor:
-        """G(E_z(x), y): the images x (B, *sample_shape) with class y (B,), by the sampling generator."""
-        latent = self.encode_all(x, batch_size)
-        return self.generate(Latent(latent.z, y.to(latent.z.device)), batch_size)
 
 
 __all__ = ["IcGAN"]
