@@ -120,6 +120,9 @@ class Parallel:
         ids = {id(p) for params in groups.values() for p in params}
         self.wrapped: dict[str, DistributedDataParallel] = {
             key: _ddp(net, device) for key, net in self.plain.items() if any(id(p) in ids for p in net.parameters())}
+        self.called: set[str] = set()  # the wrapped networks called in the current phase
+        for key, ddp in self.wrapped.items():
+            ddp.register_forward_pre_hook(lambda module, args, key=key: self.called.add(key))
 
     def _check(self, groups: dict[str, list[nn.Parameter]]) -> None:
         """Each network is the recipe's submodule at its key and trains in one group; every trained parameter
@@ -159,6 +162,7 @@ class Parallel:
     @contextlib.contextmanager
     def phase(self, group: str) -> Iterator[None]:
         """While a phase trains ``group``: its networks called through DDP, every other one plain."""
+        self.called = set()
         for key, ddp in self.wrapped.items():
             if self.trains.get(key) == group:
                 self._put(key, ddp)
@@ -171,9 +175,10 @@ class Parallel:
     def check_gradients(self, group: str) -> None:
         """After a backward through DDP: every parameter of ``group``'s networks got a gradient. DDP waits for all
         of them, so one the loss never reaches (a head the recipe does not use) would otherwise surface at the
-        next forward as torch's "Expected to have finished reduction in the prior iteration"."""
+        next forward as torch's "Expected to have finished reduction in the prior iteration". A network of the
+        group the phase never calls (AAE's decoder in the code game) is left alone: DDP waits only after a forward."""
         for key in self.wrapped:
-            if self.trains.get(key) != group:
+            if self.trains.get(key) != group or key not in self.called:
                 continue
             missing = [name for name, p in self.plain[key].named_parameters() if p.requires_grad and p.grad is None]
             if missing:
