@@ -3,8 +3,7 @@
 The signal is the classifier's test accuracy (ssgan: D's class head; triplegan: C) against the same classifier
 network, from the same initialisation, trained on the same 30 labelled digits alone for the same number of
 steps (``supervised_only``). The values measured on seeds 0 and 1 (600 steps, one thread) are written beside the
-bounds; the tests run seed 0. Triple-GAN's C does not beat the baseline at this budget (nor on MNIST at 2,000
-steps: README), so its test checks that C learns from the game at all, against the untrained C.
+bounds; the tests run seed 0.
 """
 from __future__ import annotations
 
@@ -77,10 +76,11 @@ def test_ssgan_beats_the_labelled_examples_alone(tmp_path) -> None:  # noqa: ANN
     assert accuracy - baseline >= 0.06  # baseline .795, .694: margins .101, .158
 
 
-def test_triplegan_classifier_learns_from_the_game(tmp_path) -> None:  # noqa: ANN001
+def test_triplegan_beats_the_labelled_examples_alone(tmp_path) -> None:  # noqa: ANN001
     accuracy, baseline, run = measure("triplegan", tmp_path)
     untrained = classifier_accuracy(build_recipe(run.config, run.data, torch.device("cpu")), run.config.data)
-    assert accuracy >= 0.62  # .744, .684 on seeds 0, 1 (the supervised-only baseline: .768, .714)
+    assert accuracy >= 0.78  # .815, .761 on seeds 0, 1
+    assert accuracy - baseline >= 0.025  # baseline .768, .714: margins .047, .047
     assert accuracy - untrained >= 0.4  # the untrained C is at chance
 
 
