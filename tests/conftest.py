@@ -60,11 +60,3 @@ def seed_all(seed: int) -> None:
 
     torch.manual_seed(seed)
     SHARED.seed(seed)
-
-
-def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
-    """Under pytest-xdist (`make test` runs two workers, --dist loadgroup) the tests that share the session's MNIST
-    evaluator run in one worker, which trains it once (about a minute) instead of once per worker."""
-    for item in items:
-        if "mnist_evaluator" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("mnist-evaluator"))
