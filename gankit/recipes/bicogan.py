@@ -45,27 +45,19 @@ class BiCoGAN(Editing, BiGAN):
                               "(digits, mnist, a class-folder), with model.label_input=null: D sees the class in "
                               "the code beside the sample")
 
-    def _split(self, code: Tensor) -> tuple[Tensor, Tensor]:
-        """E's output (B, Z + K) as (z (B, Z), class logits (B, K))."""
-        return code[:, :self.z_dim], code[:, self.z_dim:]
-
     def fake_code(self, latent: Latent) -> Tensor:
         return torch.cat([latent.z, F.one_hot(latent.y, self.num_classes).to(latent.z.dtype)], dim=1)
 
     def real_code(self, posterior: Posterior) -> Tensor:
-        z, _ = self._split(posterior.sample())
-        _, logits = self._split(posterior.mean)
+        z, _ = self.split_code(posterior.sample())
+        _, logits = self.split_code(posterior.mean)
         soft = logits.softmax(1)
         hard = F.one_hot(soft.argmax(1), self.num_classes).to(soft.dtype)
         return torch.cat([z, hard + soft - soft.detach()], dim=1)
 
     def encoder_terms(self, batch: Batch, posterior: Posterior) -> LossTerms:
-        _, logits = self._split(posterior.mean)
+        _, logits = self.split_code(posterior.mean)
         return {"efl": self.efl_weight * F.cross_entropy(logits, batch.y)}
-
-    def encode(self, x: Tensor) -> Latent:
-        z, logits = self._split(self.E(x).mean)
-        return Latent(z, logits.argmax(1))
 
 
 __all__ = ["BiCoGAN"]

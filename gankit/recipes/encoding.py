@@ -85,8 +85,17 @@ class Encoding:
 
 
 class Editing(Encoding):
-    """An encoder of the class as well as of z, for a class-conditional G (IcGAN, BiCoGAN): ``encode`` gives
-    (z, y), and ``edit`` changes the class of real samples (``Run.edit``, ``gankit edit``, the ``edit`` metric)."""
+    """An encoder of the class as well as of z, for a class-conditional G (IcGAN, BiCoGAN): E's output holds z and
+    then the class logits, ``encode`` gives (z, y), and ``edit`` changes the class of real samples (``Run.edit``,
+    ``gankit edit``, the ``edit`` metric)."""
+
+    def split_code(self, code: Tensor) -> tuple[Tensor, Tensor]:
+        """E's output (B, Z + K) as (z (B, Z), class logits (B, K))."""
+        return code[:, :self.z_dim], code[:, self.z_dim:]
+
+    def encode(self, x: Tensor) -> Latent:
+        z, logits = self.split_code(self.E(x).mean)
+        return Latent(z, logits.argmax(1))
 
     @torch.no_grad()
     def edit(self, x: Tensor, y: Tensor, batch_size: int = 256) -> Tensor:

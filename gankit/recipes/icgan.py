@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.nets.encoder import Encoder
-from gankit.recipes.base import Latent, LossTerms, Phase, check_recipe_args, register_recipe
+from gankit.recipes.base import LossTerms, Phase, check_recipe_args, register_recipe
 from gankit.recipes.encoding import Editing
 from gankit.recipes.gan import GAN
 from gankit.types import Batch
@@ -58,8 +58,7 @@ class IcGAN(Editing, GAN):
 
     def _heads(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """E's two heads: (z (B, Z), class logits (B, K))."""
-        out = self.E(x).mean
-        return out[:, :self.z_dim], out[:, self.z_dim:]
+        return self.split_code(self.E(x).mean)
 
     def e_step(self, batch: Batch, step: int) -> LossTerms:
         latent = self.sample_latent(len(batch))
@@ -69,10 +68,6 @@ class IcGAN(Editing, GAN):
         _, logits = self._heads(batch.x)
         return {"z_mse": F.mse_loss(z_hat, latent.z),
                 "y_ce": self.class_weight * F.cross_entropy(logits, batch.y)}
-
-    def encode(self, x: Tensor) -> Latent:
-        z, logits = self._heads(x)
-        return Latent(z, logits.argmax(1))
 
 
 __all__ = ["IcGAN"]
