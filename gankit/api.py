@@ -74,32 +74,65 @@ class Run:
             raise ConfigError(f"class labels must be {n} values in 0..{classes - 1}, got {labels.tolist()[:8]}")
         return labels
 
-    def latent(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Latent:
+    def latent(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None,
+               truncation: float | None = None) -> Latent:
         """G's inputs for n samples: noise, or (translation runs) n input images of the run's data set; runs with an
-        encoder also keep real images of the data set, whose reconstructions ``grid`` shows."""
+        encoder also keep real images of the data set, whose reconstructions ``grid`` shows. ``truncation``: psi of
+        the truncation trick (``Recipe.truncate``; None or 1: none)."""
         wants_data = isinstance(self.recipe, Translation) or (isinstance(self.recipe, Encoding) and self.data.kind == "image")
         data = self.input_data() if wants_data else None
-        return self.recipe.fixed_latent(n, labels=self._labels(n, labels), data=data, generator=self._generator(seed))
+        latent = self.recipe.fixed_latent(n, labels=self._labels(n, labels), data=data, generator=self._generator(seed))
+        return latent if truncation is None else self.recipe.truncate(latent, truncation)
 
-    def sample(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Tensor:
+    def sample(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None,
+               truncation: float | None = None) -> Tensor:
         """n samples on the CPU (images (n, C, H, W) in [-1, 1], or points (n, D)).
 
         ``labels``: a class (or one per sample) for conditional recipes; for InfoGAN, the
         value of the first categorical code; for StarGAN, the target domain. Translation runs
         translate n images of their data set's test split (train when it has none; fewer when
-        the split holds fewer).
+        the split holds fewer). ``truncation``: the truncation trick's psi in (0, 1] (``Recipe.truncate``).
         """
-        return self.recipe.generate(self.latent(n, labels, seed=seed)).float().cpu()
+        return self.recipe.generate(self.latent(n, labels, seed=seed, truncation=truncation)).float().cpu()
 
-    def grid(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None) -> Tensor:
+    def grid(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None,
+             truncation: float | None = None) -> Tensor:
         """A picture of n samples as (3, H, W) uint8: an image grid, a scatter plot of points, or for
         translation runs rows of input | output [| target]; runs with an encoder add rows of input | reconstruction
         pairs of test images below the samples."""
         from gankit.viz import picture
 
-        latent = self.latent(n, labels, seed=seed)
+        latent = self.latent(n, labels, seed=seed, truncation=truncation)
         images, nrow = self.recipe.show(latent, self.recipe.generate(latent))
         return picture(images.float().cpu(), nrow=nrow)
+
+    def mix(self, rows: int = 4, cols: int = 4, *, cutoff: int | None = None, seed: int | None = None) -> Tensor:
+        """The style-mixing grid of a style G (Karras et al. 2019, Fig. 3) as (3, H, W) uint8: the top row holds
+        ``cols`` samples B, the left column ``rows`` samples A, and cell (i, j) is drawn with A_i's coarse styles
+        (the layers before ``cutoff``; default: the first half, the low resolutions) and B_j's fine ones."""
+        from gankit.viz import picture
+
+        G = self.recipe.sampler()
+        if not hasattr(G, "styles"):
+            raise ConfigError(f"gankit mix needs a style generator (model.arch=stylegan2 or stylegan); the run "
+                              f"{str(self.path)!r} has a {type(G).__name__}")
+        cut = G.num_ws // 2 if cutoff is None else cutoff
+        if not 0 < cut < G.num_ws:
+            raise ConfigError(f"--cutoff={cut}: the first fine layer, in 1..{G.num_ws - 1} (G has {G.num_ws} styles)")
+        generator = self._generator(0 if seed is None else seed)
+        a, b = (self.recipe.sample_latent(k, generator=generator) for k in (rows, cols))
+        was_training = G.training
+        G.eval()
+        with torch.no_grad():
+            wa, wb = G.styles(a.z, a.y), G.styles(b.z, b.y)
+            ia, ib = G.synthesize(wa), G.synthesize(wb)
+            mixed = torch.cat([wa[:, None, :cut].expand(-1, cols, -1, -1),
+                               wb[None, :, cut:].expand(rows, -1, -1, -1)], dim=2)  # (rows, cols, num_ws, W)
+            cells = G.synthesize(mixed.flatten(0, 1)).view(rows, cols, *ia.shape[1:])
+        G.train(was_training)
+        blank = torch.full_like(ia[:1], -1.0)
+        grid = [blank, ib] + [torch.cat([ia[i:i + 1], cells[i]]) for i in range(rows)]
+        return picture(torch.cat(grid).float().cpu(), nrow=cols + 1)
 
     def input_data(self):  # noqa: ANN201  (Dataset)
         """The data a translation run takes its inputs from: its test split, else its train split (loaded once)."""
@@ -210,16 +243,19 @@ class Run:
         return self.encoder().reconstruct(self.check_images(images, "reconstruct").to(self.device)).float().cpu()
 
     def evaluate(self, metrics: list[str] | str | None = None, *, n: int | None = None, features: str | None = None,
-                 split: str | None = None, seed: int | None = None, log: bool = True) -> dict[str, Any]:
+                 split: str | None = None, seed: int | None = None, truncation: float | None = None,
+                 log: bool = True) -> dict[str, Any]:
         """Score this generator (defaults: the run's ``eval`` config) and, with ``log``, append the
-        row (scores and protocol) to the run's metrics.jsonl. Returns {'eval/fid': ..., 'protocol': {...}}."""
+        row (scores and protocol) to the run's metrics.jsonl. Returns {'eval/fid': ..., 'protocol': {...}}.
+        ``truncation``: score samples drawn with the truncation trick at this psi (recorded in the protocol)."""
         from dataclasses import replace
 
         from gankit.evaluate import Evaluation
 
         if isinstance(metrics, str):
             metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-        given = {"metrics": metrics, "n": n, "features": features, "split": split, "seed": seed}
+        given = {"metrics": metrics, "n": n, "features": features, "split": split, "seed": seed,
+                 "truncation": truncation}
         cfg = replace(self.config.eval, **{k: v for k, v in given.items() if v is not None})
         evaluation = Evaluation(cfg, self.config.data, self.data, self.recipe, self.device, train_missing=True)
         row = evaluation(self.recipe, self.step)

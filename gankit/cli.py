@@ -125,11 +125,20 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from gankit.recipes.translation import Translation
 
     run = gankit.load(args.run, device=args.device)
-    _write_image(run.grid(args.n, labels=args.class_, seed=args.seed), Path(args.out))
+    _write_image(run.grid(args.n, labels=args.class_, seed=args.seed, truncation=args.truncation), Path(args.out))
     what = "translations (input | output [| target])" if isinstance(run.recipe, Translation) else "samples"
     if isinstance(run.recipe, Encoding) and run.data.kind == "image":
         what += ", then rows of test image | reconstruction pairs"
     print(f"wrote a grid of {args.n} {what} to {args.out}")
+
+
+def cmd_mix(args: argparse.Namespace) -> None:
+    import gankit
+
+    run = gankit.load(args.run, device=args.device)
+    _write_image(run.mix(args.rows, args.cols, cutoff=args.cutoff, seed=args.seed), Path(args.out))
+    print(f"wrote the style-mixing grid to {args.out}: top row {args.cols} sources of fine styles, left column "
+          f"{args.rows} sources of coarse styles")
 
 
 def cmd_translate(args: argparse.Namespace) -> None:
@@ -244,7 +253,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     run = gankit.load(args.run, device=args.device, checkpoint=args.checkpoint)
     row = run.evaluate(_csv(args.metrics) if args.metrics else None, n=args.n, features=args.features,
-                       split=args.split, seed=args.seed)
+                       split=args.split, seed=args.seed, truncation=args.truncation)
     scores = {k.removeprefix("eval/"): v for k, v in row.items() if k.startswith("eval/")}
     width = max(len(k) for k in scores)
     print(f"{run.config.preset} on {run.data.name}, step {run.step} ({run.checkpoint}):")
@@ -321,8 +330,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="samples.png")
     p.add_argument("--class", dest="class_", type=int, help="class to sample (conditional presets; InfoGAN: cat0)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--truncation", type=float, metavar="PSI",
+                   help="the truncation trick: keep the central PSI of the noise's normal mass, in (0, 1] (BigGAN's "
+                        "truncated normal; 1: none); fidelity up, diversity down as PSI falls")
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_sample)
+
+    p = sub.add_parser("mix", help="the style-mixing grid of a stylegan/stylegan2 run")
+    p.add_argument("run")
+    p.add_argument("--rows", type=int, default=4, help="sources of the coarse styles (left column)")
+    p.add_argument("--cols", type=int, default=4, help="sources of the fine styles (top row)")
+    p.add_argument("--cutoff", type=int, help="the first layer whose style comes from the top row (default: half)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", default="mix.png")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_mix)
 
     p = sub.add_parser("translate", help="translate images with a pix2pix/cyclegan/stargan/srgan run")
     p.add_argument("run")
@@ -384,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(inception when its weights are here)")
     p.add_argument("--split", help="reference split of the real data (default test)")
     p.add_argument("--seed", type=int, help="seed of the generated samples")
+    p.add_argument("--truncation", type=float, metavar="PSI", help="score samples drawn with the truncation trick "
+                   "(see gankit sample --truncation); recorded in the protocol")
     p.add_argument("--checkpoint", help="latest (default), best, or a checkpoint file")
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_eval)

@@ -98,6 +98,7 @@ class EvalConfig:
     split: str = "test"  # reference split of the real data
     seed: int = 0  # seed of the generated samples (same z at every evaluation)
     best: str | None = None  # metric that picks best.pt; null: the first of ``metrics``
+    truncation: float | None = None  # psi of the truncation trick for the generated samples; null: none
 
 
 @dataclass(frozen=True)
@@ -324,7 +325,8 @@ def validate(cfg: Config) -> Config:
     for key, value in [("train.steps", t.steps), ("train.batch_size", t.batch_size), ("train.checkpoint_every", t.checkpoint_every),
                        ("train.sample_every", t.sample_every), ("train.log_every", t.log_every), ("train.n_samples", t.n_samples),
                        ("n_critic", cfg.n_critic), ("model.z_dim", cfg.model.z_dim), ("model.g_width", cfg.model.g_width),
-                       ("model.d_width", cfg.model.d_width)]:
+                       ("model.d_width", cfg.model.d_width), ("model.blocks", cfg.model.blocks),
+                       ("model.embed_dim", cfg.model.embed_dim), ("model.mapping_layers", cfg.model.mapping_layers)]:
         _require(value >= 1, key, "must be >= 1", value)
     _require(t.minutes is None or (t.minutes > 0 and math.isfinite(t.minutes)), "train.minutes",
              "a wall-clock budget must be a number of minutes > 0 (e.g. train.minutes=5), or null for train.steps", t.minutes)
@@ -337,6 +339,8 @@ def validate(cfg: Config) -> Config:
         _require(g.name in ("adam", "rmsprop") or (g.name is None and g is not o), f"{prefix}.name",
                  "must be adam or rmsprop", g.name)
     _require(o.decay_from is None or 0 <= o.decay_from < 1, "optim.decay_from", "must be a fraction in [0, 1), or null", o.decay_from)
+    tr = cfg.eval.truncation
+    _require(tr is None or 0 < tr <= 1, "eval.truncation", "psi of the truncation trick is in (0, 1], or null", tr)
     _require(cfg.ema is None or 0 < cfg.ema < 1, "ema", "decay must be in (0, 1), or null for off", cfg.ema)
     _require(cfg.amp in (None, "bf16"), "amp", "must be bf16 or null", cfg.amp)
     _require(cfg.data.image_size is None or cfg.data.image_size >= 4, "data.image_size", "must be >= 4", cfg.data.image_size)

@@ -193,7 +193,8 @@ class Evaluation:
     def latent(self, recipe: Recipe, labels: Tensor | None) -> Latent:
         """G's inputs from a fixed seed: noise, or for translation recipes up to n images of the reference split."""
         gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed)
-        return recipe.fixed_latent(self.cfg.n, labels=labels, data=self.real_data, generator=gen)
+        latent = recipe.fixed_latent(self.cfg.n, labels=labels, data=self.real_data, generator=gen)
+        return latent if self.cfg.truncation is None else recipe.truncate(latent, self.cfg.truncation)
 
     def _fake_chunks(self, recipe: Recipe, latent: Latent, sink: list[Tensor] | None) -> Iterator[Tensor]:
         """Generated samples in chunks; each chunk is also appended to ``sink`` when asked."""
@@ -256,6 +257,8 @@ class Evaluation:
                              "sampler": "ema" if recipe.ema is not None else "G", "gankit": gankit.__version__}
         if isinstance(recipe, Translation):
             p["inputs"] = f"{self.data.name}:{self.cfg.split} (translated)"
+        if self.cfg.truncation is not None:
+            p["truncation"] = self.cfg.truncation
         if self.extractor is not None:
             p.update(self.extractor.protocol())
         for metric in self.metrics:

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.losses import PENALTIES, get_loss
+from gankit.losses.penalties import LabelledCritic
 from gankit.losses.terms import TERMS, Context, Term
 from gankit.registry import Registry, build_items, item_specs
 from gankit.tricks import TRICKS, Trick, TrickContext
@@ -135,13 +136,14 @@ class Objective(nn.Module):
                adv_weight: float = 1.0, suffix: str = "") -> Judgement:
         """D's loss terms named ``<term><suffix>`` (``fake`` is detached here), with D's outputs and scores."""
         fake = fake.detach()
+        self._check_pairs(real, fake)
         d_real, d_fake = D(self.view(real, step), y_real), D(self.view(fake, step), y_fake)
         adv = scorer.d(d_real, d_fake) if scorer else self.adv.d(real=d_real.logit, fake=d_fake.logit)
         out = {"adv": adv_weight * adv}
         ctx = Context(z=z, y_real=y_real, y_fake=y_fake, d_real=d_real, d_fake=d_fake)
         out.update(_named(self.terms, lambda t: t.d(ctx)))
         score = scorer.score if scorer else _logit
-        critic = lambda x: score(D(x, y_real))  # noqa: E731  (the labels of the real batch)
+        critic = LabelledCritic(lambda x: score(D(x, y_real)), lambda x: score(D(x, y_fake)))  # each side's labels
         out.update(_named(self.penalties, lambda p: p.loss(critic=critic, real=real, fake=fake, step=step)))
         trick_ctx = TrickContext(step=step, loss=self.loss_name, d_real=d_real, d_fake=d_fake)
         for trick in self.tricks:
@@ -153,10 +155,18 @@ class Objective(nn.Module):
                adv_weight: float = 1.0, suffix: str = "") -> Judgement:
         """G's loss terms against one discriminator, named ``<term><suffix>``, with D's outputs and scores."""
         d_fake = D(self.view(fake, step), y_fake)
-        d_real = D(self.view(real, step), y_real) if self.wants_real_in_g else None
+        pairs = self.adv.pairs and scorer is None  # the pairing loss compares each fake with a real score
+        if pairs:
+            self._check_pairs(real, fake)
+        d_real = D(self.view(real, step), y_real) if self.wants_real_in_g or pairs else None
         out: LossTerms = {}
         if not self.replaces_g_adv:
-            out["adv"] = adv_weight * (scorer.g(d_fake) if scorer else self.adv.g(fake=d_fake.logit))
+            if scorer:
+                out["adv"] = adv_weight * scorer.g(d_fake)
+            elif pairs:
+                out["adv"] = adv_weight * self.adv.g(fake=d_fake.logit, real=d_real.logit.detach())
+            else:
+                out["adv"] = adv_weight * self.adv.g(fake=d_fake.logit)
         ctx = Context(z=z, y_real=y_real, y_fake=y_fake, d_real=None, d_fake=d_fake)
         out.update(_named(self.terms, lambda t: t.g(ctx)))
         trick_ctx = TrickContext(step=step, loss=self.loss_name, d_real=d_real, d_fake=d_fake)
@@ -164,6 +174,12 @@ class Objective(nn.Module):
             out.update(trick.g_terms(trick_ctx))
         score = scorer.score if scorer else _logit
         return Judgement(_suffixed(out, suffix), d_real, d_fake, None if d_real is None else score(d_real), score(d_fake))
+
+    def _check_pairs(self, real: Tensor, fake: Tensor) -> None:
+        if self.adv.pairs and len(real) != len(fake):
+            raise ConfigError(f"loss={self.loss_name!r} pairs each generated sample with a real one, and this recipe "
+                              f"shows D {len(real)} real and {len(fake)} generated samples; use another loss "
+                              "(e.g. nonsat or hinge) with this recipe")
 
     def group_terms(self, group: str, params: list[nn.Parameter]) -> LossTerms:
         """Terms on a parameter group's weights, once per update of that group (historical averaging)."""

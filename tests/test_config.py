@@ -6,10 +6,10 @@ import pytest
 from gankit.config import Config, list_presets, parse_overrides, resolve, valid_keys
 from gankit.errors import ConfigError
 
-PRESETS = ["aae", "aae-labelled", "acgan", "ali", "began", "bicogan", "bigan", "cgan", "cyclegan", "d2gan", "dcgan",
-           "deligan", "dropoutgan", "ebgan", "gan", "glo", "gman", "icgan", "infogan", "lsgan", "madgan", "mgan",
-           "pacdcgan", "pacgan", "pix2pix", "pix2pix-l1", "sagan", "sngan", "srgan", "ssgan", "stargan", "triplegan",
-           "unrolled", "vae", "vaegan", "wgan", "wgan-gp"]
+PRESETS = ["aae", "aae-labelled", "acgan", "ali", "began", "bicogan", "bigan", "biggan", "cgan", "cyclegan", "d2gan",
+           "dcgan", "deligan", "dropoutgan", "ebgan", "gan", "glo", "gman", "icgan", "infogan", "lsgan", "madgan", "mgan",
+           "pacdcgan", "pacgan", "pix2pix", "pix2pix-l1", "r3gan", "sagan", "sngan", "srgan", "ssgan", "stargan",
+           "stylegan", "stylegan2", "triplegan", "unrolled", "vae", "vaegan", "wgan", "wgan-gp"]
 
 
 def test_list_presets() -> None:
@@ -187,7 +187,7 @@ def test_valid_keys() -> None:
     keys = valid_keys()
     assert {"train.steps", "optim.lr", "model.attention", "data.name", "loss", "penalties", "recipe_args"} <= set(keys)
     assert "train" not in keys and "model" not in keys  # sections are not leaf keys
-    assert len(keys) == len(set(keys)) == 71
+    assert len(keys) == len(set(keys)) == 76
 
 
 # --- a frozen config; per-group optimiser settings -------------------------------------------------

@@ -43,8 +43,10 @@ TRANSLATION = {
 }
 
 
-# what a recipe needs of the dcgan preset's config: IcGAN and BiCoGAN edit classes, so their G is conditional
-RECIPE_NEEDS = {"icgan": ["conditional=true"], "bicogan": ["conditional=true"]}
+# what a recipe needs of the dcgan preset's config: IcGAN and BiCoGAN edit classes, so their G is conditional;
+# stylegan's path-length regulariser needs a style G
+RECIPE_NEEDS = {"icgan": ["conditional=true"], "bicogan": ["conditional=true"],
+                "stylegan": ["model.arch=stylegan2", "model.g_norm=null", "model.d_norm=null"]}  # a style G
 
 # a trick's arguments where its defaults do not fit the tiny runs
 TRICK_ARGS = {"pack": "{name: pack, m: 2}", "minibatch_discrimination": "{name: minibatch_discrimination, kernels: 4}"}

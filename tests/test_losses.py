@@ -9,8 +9,8 @@ from torch import nn
 from torch.testing import assert_close
 
 from gankit.errors import ConfigError
-from gankit.losses import LOSSES, PENALTIES, GradientPenalty, R1, WeightClip, get_loss
-from gankit.losses.penalties import gradient_penalty_at
+from gankit.losses import LOSSES, PENALTIES, GradientPenalty, R1, R2, WeightClip, get_loss
+from gankit.losses.penalties import LabelledCritic, gradient_penalty_at
 from gankit.recipes.infogan import CodeLayout, MutualInformation
 from gankit.losses.terms import TERMS, Classification, Context
 from gankit.types import DOut
@@ -51,10 +51,26 @@ EXPECTED = {
 }
 
 
-def test_registry_holds_exactly_the_five_losses_and_the_f_divergences() -> None:
+def test_registry_holds_exactly_the_five_losses_the_pairing_loss_and_the_f_divergences() -> None:
     from gankit.losses.adversarial import F_DIVERGENCES  # checked against the f-GAN paper in test_fgan.py
 
-    assert LOSSES.names() == sorted([*EXPECTED, *(f.name for f in F_DIVERGENCES)])
+    assert LOSSES.names() == sorted([*EXPECTED, "relativistic", *(f.name for f in F_DIVERGENCES)])
+    assert [n for n in LOSSES.names() if LOSSES.get(n).pairs] == ["relativistic"]
+
+
+def test_relativistic_pairing_loss_by_hand() -> None:
+    """RpGAN (R3GAN's loss) pairs row i of real with row i of fake: D: mean softplus(f_i - r_i), i.e.
+    -log sigmoid(r_i - f_i); G: mean softplus(r_i - f_i). REAL - FAKE = (1.5, 2)."""
+    loss = get_loss("relativistic")
+    real, fake = torch.tensor(REAL, dtype=torch.float64), torch.tensor(FAKE, dtype=torch.float64)
+    d_by_hand = (math.log1p(math.exp(-1.5)) + math.log1p(math.exp(-2.0))) / 2
+    g_by_hand = (math.log1p(math.exp(1.5)) + math.log1p(math.exp(2.0))) / 2
+    assert_close(loss.d(real=real, fake=fake), scalar(d_by_hand), rtol=1e-12, atol=0)
+    assert_close(loss.g(fake=fake, real=real), scalar(g_by_hand), rtol=1e-12, atol=0)
+    # pairing: the same scores in another order give another loss (an unpaired loss would not change)
+    assert not torch.isclose(loss.d(real=real, fake=fake.flip(0)), loss.d(real=real, fake=fake))
+    with pytest.raises(TypeError):  # G's side needs the real scores
+        loss.g(fake=fake)
 
 
 # The same five losses at REAL = (2, -1), FAKE = (0.5, -3), worked out on paper to plain numbers (no formula
@@ -139,8 +155,8 @@ def linear_critic(x: torch.Tensor) -> torch.Tensor:
 
 
 def test_registered_penalties() -> None:
-    assert PENALTIES.names() == ["clip", "gp", "r1"]
-    assert (PENALTIES.get("gp"), PENALTIES.get("r1"), PENALTIES.get("clip")) == (GradientPenalty, R1, WeightClip)
+    assert PENALTIES.names() == ["clip", "gp", "r1", "r2"]
+    assert [PENALTIES.get(n) for n in ("gp", "r1", "r2", "clip")] == [GradientPenalty, R1, R2, WeightClip]
 
 
 def test_gradient_penalty_linear_critic_is_exact() -> None:
@@ -210,6 +226,22 @@ def test_r1_quadratic_critic_uses_real_only() -> None:
     real = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
     out = R1(weight=1.0).loss(critic=critic, real=real, fake=torch.full((2, 2), 100.0), step=0)
     assert_close(out, torch.tensor(0.5 * (25.0 + 1.0) / 2))
+
+
+def test_r2_uses_the_generated_samples_and_their_critic() -> None:
+    """R2 = weight/2 * mean ||grad D(G(z))||^2, through ``critic.for_fake`` (D with the generated samples' labels)."""
+    def critic(x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x.pow(2).sum(1)
+
+    def doubled(x: torch.Tensor) -> torch.Tensor:  # a critic with other labels: grad = 2x
+        return x.pow(2).sum(1)
+
+    fake = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+    out = R2(weight=1.0).loss(critic=critic, real=torch.full((2, 2), 100.0), fake=fake, step=0)
+    assert_close(out, torch.tensor(0.5 * (25.0 + 1.0) / 2))
+    with_labels = R2(weight=1.0).loss(critic=LabelledCritic(critic, doubled), real=fake, fake=fake, step=0)
+    assert_close(with_labels, torch.tensor(0.5 * 4 * (25.0 + 1.0) / 2))
+    assert R2(weight=1.0, every=2).loss(critic=critic, real=fake, fake=fake, step=1) is None
 
 
 def test_weight_clip_constrains_parameters() -> None:

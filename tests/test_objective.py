@@ -30,7 +30,7 @@ KINDS = {"tricks": TRICKS, "penalties": PENALTIES, "terms": TERMS}
 TRICK_ARGS = {"pack": "{name: pack, m: 2}", "minibatch_discrimination": "{name: minibatch_discrimination, kernels: 4}",
               "d_steps": "{name: d_steps, k: 2}"}
 # the loss term an item adds, by phase (items that change networks or views add none)
-OWN_TERMS = {"gp": ("D",), "r1": ("D",), "classification": ("D", "G"), "label_smoothing": ("D",),
+OWN_TERMS = {"gp": ("D",), "r1": ("D",), "r2": ("D",), "classification": ("D", "G"), "label_smoothing": ("D",),
              "feature_matching": ("G",), "historical_averaging": ("D", "G")}
 NOISE_SETUP = ["data.image_size=16", "data.name=digits"]
 TRANSLATION_SETUP = {  # each translation recipe's preset, tiny, on offline data (PAIRED: a .npz made once)
@@ -90,7 +90,7 @@ def build(recipe: str, extra: list[str], paired: str, tmp_path) -> Trainer:  # n
     d = cfg.data
     data = dataset(d.name, d.image_size, d.limit, d.pairing, None if d.domains is None else tuple(d.domains))
     info = DataInfo(data.name, data.sample_shape, data.num_classes, data.kind, data.class_names,
-                    source_shape=data.source_shape, pairing=data.pairing)
+                    source_shape=data.source_shape, pairing=data.pairing, size=len(data.x))
     model = build_recipe(cfg, info, torch.device("cpu"))
     model.use_data(data)  # as gankit.train does: the semi-supervised recipes keep their labelled examples
     loader = InMemoryLoader(data, cfg.train.batch_size, seed=cfg.seed, augment=d.augment)
@@ -118,6 +118,27 @@ def test_recipe_trains_with_every_item_it_accepts(recipe: str, kind: str, name: 
     if name == "clip":
         for D in trainer.recipe.discriminators():
             assert all(float(p.detach().abs().max()) <= 0.01 + 1e-7 for p in D.parameters())
+
+
+@pytest.mark.parametrize("recipe", RECIPES.names())
+def test_every_recipe_trains_with_the_pairing_loss_or_refuses_it_when_built(recipe: str, paired_npz, tmp_path) -> None:  # noqa: ANN001
+    """loss=relativistic (R3GAN's) compares each generated sample's score with a real one's: a recipe either
+    trains with it (finite losses, G's adversarial term logged) or refuses it by name before training starts."""
+    seed_all(0)
+    try:
+        trainer = build(recipe, ["loss=relativistic"], paired_npz, tmp_path)
+    except ConfigError as error:
+        assert "relativistic" in str(error) and recipe in PAIRING_REFUSED, str(error)
+        return
+    assert recipe not in PAIRING_REFUSED
+    logs: dict[str, torch.Tensor] = {}
+    for _ in range(2):
+        trainer.step += 1
+        logs.update(trainer.train_step(trainer.recipe.phases()))
+    assert all(math.isfinite(float(v)) for v in logs.values()), logs
+
+
+PAIRING_REFUSED = {"triplegan", "ssgan"}  # C's expectation scores each image alone; ssgan's D is a probability
 
 
 REFUSALS = [(r, k, n) for r in RECIPES.names() for k in KINDS for n in refused(r, k)]

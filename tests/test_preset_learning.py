@@ -27,7 +27,9 @@ FAST = ["train.progress=false", "device=cpu", "train.sample_every=100000", "trai
 DIGITS32 = ["model.g_width=32", "model.d_width=32"]  # the dcgan nets at half width, on the 8x8 digits
 MLP128 = ["model.g_width=128", "model.d_width=128"]  # PacGAN's 2D nets, 128 wide instead of 400 / 200
 FACADES = ["data.image_size=32", "data.limit=32", "model.g_width=16", "model.d_width=16", "recipe_args.n_layers=2"]
-COVERED_IN_TEST_LEARNING = {"gan", "dcgan", "cgan", "pacgan", "pix2pix", "cyclegan", "ebgan", "began", "ssgan", "triplegan", "deligan"}
+COVERED_IN_TEST_LEARNING = {"gan", "dcgan", "cgan", "pacgan", "pix2pix", "cyclegan", "ebgan", "began", "ssgan", "triplegan", "deligan",
+                            "biggan", "stylegan"}  # biggan: tests/test_large_scale.py, with the truncation trick on the
+# same run; stylegan: tests/test_stylegan.py, with the style-mixing signal
 # too slow to show a margin within a fast test's budget on 2 CPU cores: `gankit bench quality` only (README table)
 BENCH_ONLY = {
     "wgan": "n_critic 5 with RMSprop at 5e-5: 400 steps (about 28 s of one thread) for fid 199 vs 438 untrained",
@@ -91,7 +93,15 @@ CASES: dict[str, Case] = {
     "sngan": Case("digits", DIGITS32 + ["train.steps=600"], 500,  # fid 190.3 / 278.2, 183.7 / 302.3;
                   {"fid": 230, "class_entropy": 0.88, "class_min_share": 0.02},  # entropy .932 / .757, .958 / .651;
                   {"fid": 50, "class_entropy": 0.1}),  # min share .044 / .004, .046 / .006
-    # conditional: the class asked for, as the digits evaluator sees it
+    # R3GAN (issue 13): the relativistic pairing loss with R1 + R2 on its normalisation-free backbone, preset widths
+    "r3gan": Case("digits", ["train.steps=300"], 500,  # fid 73.4 / 617.2, 65.9 / 642.8;
+                  {"fid": 110, "class_entropy": 0.9},  # class_entropy .957 / .678, .957 / .663
+                  {"fid": 400, "class_entropy": 0.15}),
+    # StyleGAN2: the style G with lazy R1 and path-length regularisation, preset widths
+    "stylegan2": Case("digits", ["train.steps=300"], 500,  # fid 172.1 / 456.4, 190.3 / 561.6;
+                      {"fid": 250, "class_entropy": 0.75},  # class_entropy .942 / .491, .828 / .664
+                      {"fid": 200, "class_entropy": 0.1}),
+    # conditional: the class asked for, as the digits evaluator sees it (biggan: tests/test_large_scale.py)
     "acgan": Case("digits", DIGITS32 + ["train.steps=600"], 500,  # class_acc .826 / .074, .924 / .098;
                   {"class_acc": 0.7}, {"class_acc": 0.5, "fid": 80}),  # fid 114.8 / 256.5, 115.3 / 339.9
     # PacDCGAN's packing of m=2 images into D, checked on the digits (Stacked MNIST's 1,000 modes: bench quality)

@@ -266,6 +266,26 @@ def test_historical_averaging_keeps_parameters_near_their_average(runs) -> None:
             assert near < 0.75 * far, (seed, group, far, near)
 
 
+def off_diagonal_total(run: Run) -> float:
+    """sum over G's weight matrices of ||W W^T * (1 - I)||_F^2: how far their rows are from orthogonal."""
+    from gankit.tricks import off_diagonal_gram
+
+    return float(sum(off_diagonal_gram(p.detach()) for p in run.recipe.G.parameters() if p.dim() >= 2))
+
+
+def test_orthogonal_reg_pulls_g_rows_towards_orthogonal(runs) -> None:  # noqa: ANN001
+    """Brock et al. 2019: with the regulariser (weight 1e-2 here; BigGAN's 1e-4 acts on much larger nets and runs),
+    the rows of G's weight matrices end nearer orthogonal than without it, and G still learns the ring. Measured
+    after 300 steps, seeds 0/1: 53.9 -> 11.3, 48.0 -> 10.1."""
+    for seed in SEEDS:
+        plain = runs("gan", "ring8", PLAIN, seed)
+        ortho = runs("gan", "ring8", PLAIN + ["tricks=[{name: orthogonal_reg, weight: 1.0e-2}]"], seed)
+        far, near = off_diagonal_total(plain), off_diagonal_total(ortho)
+        measured("orthogonal_reg", seed, far, near)
+        assert near < 0.5 * far, (seed, far, near)
+        assert distance_to_modes(ortho.sample(1000, seed=0)) < 0.6, seed  # an untrained G: about 0.86
+
+
 # --- config-level tricks -----------------------------------------------------------------------------
 def test_ttur_sets_the_two_learning_rates_and_d_learns_faster(runs) -> None:  # noqa: ANN001
     """Heusel et al. 2017: D's optimiser runs at 4e-4 and G's at 1e-4; against both at 1e-4, D ranks real above
@@ -297,6 +317,7 @@ EFFECTS = {
     "virtual_batch_norm": test_virtual_batch_norm_samples_do_not_depend_on_their_batch,
     "feature_matching": test_feature_matching_trains_g_on_the_feature_distance_and_learns,
     "historical_averaging": test_historical_averaging_keeps_parameters_near_their_average,
+    "orthogonal_reg": test_orthogonal_reg_pulls_g_rows_towards_orthogonal,
     "ttur": test_ttur_sets_the_two_learning_rates_and_d_learns_faster,
 }
 

@@ -3,7 +3,9 @@
 Every loss is a pair: ``d(*, real, fake)`` is minimised by the discriminator and
 ``g(*, fake)`` by the generator. Inputs are raw scores (logits or critic values) of
 shape (B,); outputs are scalars. Keyword-only so that ``real`` and ``fake`` can
-never be swapped by position.
+never be swapped by position. A *pairing* loss (``pairs=True``, the relativistic
+pairing GAN) compares each generated sample's score with a real one's: its ``g`` also
+takes ``real``, and both sides hold the same number of samples.
 """
 from __future__ import annotations
 
@@ -26,13 +28,14 @@ class AdversarialLoss:
     d: Callable[..., Tensor]
     g: Callable[..., Tensor]
     paper: str
+    pairs: bool = False  # g(*, fake, real): each fake score is compared with the real score of the same row
 
 
 LOSSES: Registry[AdversarialLoss] = Registry("loss")
 
 
-def _add(name: str, d: Callable[..., Tensor], g: Callable[..., Tensor], paper: str) -> None:
-    LOSSES.register(name, doc=paper)(AdversarialLoss(name, d, g, paper))
+def _add(name: str, d: Callable[..., Tensor], g: Callable[..., Tensor], paper: str, *, pairs: bool = False) -> None:
+    LOSSES.register(name, doc=paper)(AdversarialLoss(name, d, g, paper, pairs))
 
 
 def bce_d(*, real: Tensor, fake: Tensor) -> Tensor:
@@ -75,11 +78,23 @@ def hinge_d(*, real: Tensor, fake: Tensor) -> Tensor:
     return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
 
+def relativistic_d(*, real: Tensor, fake: Tensor) -> Tensor:
+    """Jolicoeur-Martineau 2019 (RpGAN), the loss of R3GAN: -log sigmoid(D(x_i) - D(G(z_i))), row by row."""
+    return F.softplus(fake - real).mean()
+
+
+def relativistic_g(*, fake: Tensor, real: Tensor) -> Tensor:
+    """RpGAN's G: -log sigmoid(D(G(z_i)) - D(x_i)); G is pushed until its samples score above the real ones."""
+    return F.softplus(real - fake).mean()
+
+
 _add("minimax", bce_d, minimax_g, "Goodfellow et al. 2014, the original minimax game (saturating G loss)")
 _add("nonsat", bce_d, nonsaturating_g, "Goodfellow et al. 2014, non-saturating G loss -log D(G(z))")
 _add("lsgan", least_squares_d, least_squares_g, "Mao et al. 2017, least squares (LSGAN)")
 _add("wasserstein", wasserstein_d, wasserstein_g, "Arjovsky et al. 2017, Wasserstein critic (needs clip or GP)")
 _add("hinge", hinge_d, wasserstein_g, "Lim & Ye 2017 / Miyato et al. 2018, hinge loss")
+_add("relativistic", relativistic_d, relativistic_g, "Jolicoeur-Martineau 2019 / Huang et al. 2024 (R3GAN), "
+     "relativistic pairing loss (pair it with penalties r1 and r2)", pairs=True)
 
 
 # --- f-GAN (Nowozin et al. 2016): the variational bound on an f-divergence -------------------------------

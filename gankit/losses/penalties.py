@@ -26,6 +26,8 @@ class Penalty:
     every: int = 1
 
     def loss(self, *, critic: Critic, real: Tensor, fake: Tensor, step: int) -> Tensor | None:
+        """``critic`` scores inputs with the real batch's labels (a ``LabelledCritic`` also with the generated
+        batch's: ``critic.for_fake``)."""
         return None
 
     def constrain(self, D: nn.Module) -> None:
@@ -33,6 +35,18 @@ class Penalty:
 
     def _active(self, step: int) -> bool:
         return step % self.every == 0
+
+
+@dataclass
+class LabelledCritic:
+    """A conditional D as a critic: called, it scores inputs with the real batch's labels; ``for_fake`` with the
+    generated batch's (R2 differentiates D at the generated samples, each with its own label)."""
+
+    for_real: Critic
+    for_fake: Critic
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.for_real(x)
 
 
 def input_gradient(critic: Critic, x: Tensor) -> Tensor:
@@ -77,8 +91,23 @@ class R1(Penalty):
     def loss(self, *, critic: Critic, real: Tensor, fake: Tensor, step: int) -> Tensor | None:
         if not self._active(step):
             return None
-        grad = input_gradient(critic, real).flatten(1)
+        if self.on_fake:  # with the generated samples' labels where the critic has them
+            grad = input_gradient(getattr(critic, "for_fake", critic), fake).flatten(1)
+        else:
+            grad = input_gradient(critic, real).flatten(1)
         return 0.5 * self.weight * self.every * grad.pow(2).sum(dim=1).mean()
+
+    on_fake = False  # R2: the same penalty on the generated samples
+
+
+@PENALTIES.register("r2")
+@dataclass
+class R2(R1):
+    """Mescheder et al. 2018; Huang et al. 2024 (R3GAN): weight/2 * E||grad D(G(z))||^2 on generated samples
+    (with their labels, for a conditional D). With r1, the zero-centred penalties on both sides under which the
+    relativistic pairing loss converges locally."""
+
+    on_fake = True
 
 
 @PENALTIES.register("clip")

@@ -14,6 +14,7 @@ from gankit.metrics.memorisation import memorisation
 from gankit.metrics import semi_supervised  # noqa: F401  (registers ssl_acc)
 from gankit.metrics.encoding import linear_probe
 from gankit.metrics import prior_match  # noqa: F401  (registers prior_match: AAE codes against the prior)
+from gankit.metrics import ppl, style_mixing  # noqa: F401  (registers ppl and style_mixing: style generators)
 from gankit.metrics.domain import DomainEvaluator, load_evaluator, train_evaluator
 from gankit.metrics.inception import FIDInceptionV3, inception_available, load_inception
 from gankit.metrics.stacked import stacked_mnist_modes

@@ -18,7 +18,7 @@ ARCHS: Registry[tuple[type[nn.Module], type[nn.Module]]] = Registry("architectur
 class ModelConfig:
     """Network hyperparameters shared by all architectures (the `model.*` config keys)."""
 
-    arch: str = "dcgan"  # mlp | dcgan | resnet
+    arch: str = "dcgan"  # mlp | dcgan | resnet | r3gan | biggan | stylegan | stylegan2
     z_dim: int = 100  # noise dimension (InfoGAN codes are added on top)
     g_width: int = 64  # G channels at full resolution (hidden units for mlp)
     d_width: int = 64  # D channels at full resolution (hidden units for mlp)
@@ -30,6 +30,10 @@ class ModelConfig:
     d_spectral_norm: bool = False  # spectral norm on D's layers (SNGAN, SAGAN)
     attention: int | None = None  # resolution of a self-attention block in G and D (SAGAN)
     label_input: str | None = None  # how D sees labels: concat | projection | null
+    blocks: int = 1  # residual blocks at each resolution (arch r3gan)
+    embed_dim: int = 128  # the class embedding shared by G's blocks (arch biggan)
+    mapping_layers: int = 8  # layers of the mapping network z -> w (arch stylegan, stylegan2)
+    style_mixing: float = 0.9  # probability of style mixing while training (arch stylegan, stylegan2)
     sync_bn: bool = False  # multi-process training: batch norms use the statistics of the global batch (SyncBatchNorm)
 
 
@@ -65,6 +69,6 @@ def build_nets(spec: NetSpec, cfg: ModelConfig, *, d_shape: tuple[int, ...] | No
     return G, D
 
 
-from gankit.nets import dcgan, mlp, resnet  # noqa: E402,F401  (registers the architectures)
+from gankit.nets import biggan, dcgan, mlp, r3gan, resnet, stylegan  # noqa: E402,F401  (registers the architectures)
 
 __all__ = ["ARCHS", "ModelConfig", "NetSpec", "build_nets"]

@@ -181,6 +181,7 @@ class AAE(Encoding, GAN):
     """Auto-encoder (E, G) trained on pixels; a GAN on codes makes E(x) follow the prior G samples from."""
 
     paper = "Makhzani et al. 2016, Adversarial Autoencoders"
+    standard_normal_z = False  # no truncation trick: G decodes draws of the chosen prior (a mixture, a categorical)
     accepts = Accepts(
         tricks=frozenset({"d_steps", "feature_matching", "historical_averaging", "instance_noise", "label_smoothing",
                           "ttur"}),

@@ -52,6 +52,7 @@ class Latent:
     y: Tensor | None = None
     target: Tensor | None = None  # paired translation: the ground truth shown beside and scored against G(source)
     source: Tensor | None = None  # translation: the images G translates
+    psi: float | None = None  # the truncation trick in a style G's w space (``GAN.truncate``): G(z, y, psi=psi)
 
     @property
     def input(self) -> Tensor:
@@ -64,7 +65,8 @@ class Latent:
         return self.input.shape[0]
 
     def __getitem__(self, part: slice) -> "Latent":
-        return Latent(_part(self.z, part), _part(self.y, part), _part(self.target, part), _part(self.source, part))
+        return Latent(_part(self.z, part), _part(self.y, part), _part(self.target, part), _part(self.source, part),
+                      self.psi)
 
     def to_dict(self) -> dict[str, Tensor | None]:
         return {"z": self.z, "y": self.y, "target": self.target, "source": self.source}
@@ -254,6 +256,14 @@ class Recipe(nn.Module):
         """How many values ``labels`` may take in ``sample_latent`` (0: this recipe takes no labels)."""
         return 0
 
+    def truncate(self, latent: Latent, psi: float) -> Latent:
+        """The truncation trick: ``latent`` moved towards the typical latent by psi in (0, 1] (1: unchanged).
+        Recipes whose G reads standard normal noise implement it (``GAN``); the others refuse."""
+        from gankit.errors import ConfigError
+
+        raise ConfigError(f"{type(self).__name__} cannot truncate its latent: the truncation trick needs G's input "
+                          "to be standard normal noise (the GAN-family recipes); sample without --truncation")
+
     # --- sampling -------------------------------------------------------------
     def enable_ema(self, decay: float) -> None:
         self.ema = EMA(self.G, decay)
@@ -303,7 +313,7 @@ def run_generator(net: nn.Module, latent: Latent, batch_size: int = 256) -> Tens
         outs = []
         for start in range(0, len(latent), batch_size):
             part = latent[start:start + batch_size]
-            outs.append(net(part.input, part.y))
+            outs.append(net(part.input, part.y) if part.psi is None else net(part.input, part.y, psi=part.psi))
         return torch.cat(outs)
     finally:
         net.train(was_training)

@@ -56,6 +56,7 @@ class DeLiGAN(GAN):
     """Gurumurthy et al. 2017, DeLiGAN: G's latent is a learnt mixture of ``components`` Gaussians."""
 
     paper = "Gurumurthy et al. 2017, DeLiGAN: Generative Adversarial Networks for Diverse and Limited Data"
+    standard_normal_z = False  # no truncation trick: z is drawn from the learnt mixture
     accepts = Accepts(terms=frozenset(), why="its y is a mixture component, not a class label")
 
     def __init__(self, G: nn.Module, D: nn.Module, *, z_dim: int, components: int = 50, sigma_init: float = 0.2,

@@ -6,7 +6,7 @@ recipe (see gankit/configs); none of them needs code of its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
@@ -46,6 +46,7 @@ class GAN(Recipe):
     """Goodfellow et al. 2014, and every variant that differs only in nets, loss, penalties and terms."""
 
     paper = "Goodfellow et al. 2014, Generative Adversarial Nets"
+    standard_normal_z = True  # G's input is N(0, I) noise (and labels): the truncation trick applies
 
     def __init__(self, G: nn.Module, D: nn.Module, *, z_dim: int, objective: Objective | None = None,
                  n_critic: int | Callable[[int], int] = 1, num_classes: int = 0) -> None:
@@ -111,6 +112,21 @@ class GAN(Recipe):
         if labels is None:
             labels = noise.randint(self.num_classes, n, device=device, generator=generator)
         return Latent(z, labels.to(device))
+
+    def truncate(self, latent: Latent, psi: float) -> Latent:
+        """A style G (StyleGAN) truncates in w: w_avg + psi (w - w_avg), inside G. Any other G: Brock et al.
+        2019's truncated normal, as a map of the drawn z: each entry u = Phi(z), uniform, goes to
+        Phi^-1((1 - psi) / 2 + psi u), so z follows the standard normal cut to its central mass psi (|z| <
+        Phi^-1((1 + psi) / 2): 0.67 at psi 0.5) and the same seed gives the same sample, nearer the mean z = 0."""
+        if not self.standard_normal_z:
+            return super().truncate(latent, psi)
+        if not 0 < psi <= 1:
+            raise ConfigError(f"truncation={psi}: psi is the share of the normal's mass kept (a style G: the "
+                              "weight of w against the average w), in (0, 1] (1: none; 0.7 is common)")
+        if hasattr(self.G, "styles"):
+            return replace(latent, psi=psi)
+        z = torch.special.ndtri((1 - psi) / 2 + psi * torch.special.ndtr(latent.z.double())).to(latent.z.dtype)
+        return replace(latent, z=z)
 
     def _fake(self, batch: Batch) -> tuple[Tensor, Latent]:
         latent = self.sample_latent(len(batch))

@@ -81,6 +81,7 @@ class InfoGAN(GAN):
     """Chen et al. 2016, InfoGAN: categorical + continuous codes, Q head sharing D's trunk."""
 
     paper = "Chen et al. 2016, InfoGAN: Interpretable Representation Learning by Information Maximizing GANs"
+    standard_normal_z = False  # no truncation trick: G's input holds the categorical and uniform codes
     accepts = Accepts(tricks=frozenset(TRICKS.names()) - {"pack"}, terms=frozenset(),
                       why="its categorical codes take the place of class labels, and D's Q head reads each sample")
 

@@ -90,6 +90,9 @@ class TripleGAN(SemiSupervised):
                           "triplegan")
         labelled = cls.labelled_set(cfg, data, args.pop("labels", 20))  # small default: fits any labelled data
         objective = cls.objective_for(cfg)
+        if objective.adv.pairs:
+            raise ConfigError(f"loss={cfg.loss!r} pairs each generated sample with a real one, and C's adversarial "
+                              "term scores each unlabelled image alone: use a loss such as nonsat or hinge")
         k = data.num_classes
         d_reads_y = dataclasses.replace(cfg.model, label_input=cfg.model.label_input or "concat")
         paired = dataclasses.replace(cfg, model=d_reads_y)  # D reads y

@@ -393,6 +393,45 @@ class HistoricalAveraging(Trick):
         return {"historical_averaging": self.penalty(group, params)}
 
 
+@TRICKS.register("orthogonal_reg")
+class OrthogonalRegularisation(Trick):
+    """Brock et al. 2019 (BigGAN): weight * sum_W ||W W^T * (1 - I)||_F^2 over the generator's weight matrices
+    (a conv's kernel read as out_channels x (in_channels k k)), pulling their rows towards orthogonal without
+    constraining their norms; embeddings and biases are left out, as in the authors' code. Makes G amenable to
+    the truncation trick."""
+
+    paper = "Brock et al. 2019, Large Scale GAN Training for High Fidelity Natural Image Synthesis"
+    example = "tricks=[orthogonal_reg]  or  tricks=[{name: orthogonal_reg, weight: 1.0e-4}]"
+
+    def __init__(self, weight: float = 1e-4, group: str = "G") -> None:
+        super().__init__()
+        if not weight > 0:
+            raise ConfigError(f"tricks: orthogonal_reg weight must be > 0, got {weight}")
+        self.weight, self.group = weight, group
+        self.regularised: set[int] = set()
+
+    def attach(self, recipe) -> None:  # noqa: ANN001
+        groups = recipe.param_groups()
+        if self.group not in groups:
+            raise ConfigError(f"tricks: orthogonal_reg group={self.group!r} is not a parameter group of this recipe "
+                              f"(it has {', '.join(groups)})")
+        embeddings = {id(m.weight) for m in recipe.modules() if isinstance(m, nn.Embedding)}
+        self.regularised = {id(p) for p in groups[self.group] if p.dim() >= 2 and id(p) not in embeddings}
+
+    def group_terms(self, group: str, params: list[nn.Parameter]) -> dict[str, Tensor]:
+        if group != self.group:
+            return {}
+        return {"orthogonal_reg": self.weight * sum(off_diagonal_gram(p) for p in params if id(p) in self.regularised)}
+
+
+def off_diagonal_gram(weight: Tensor) -> Tensor:
+    """||W W^T * (1 - I)||_F^2 of a weight read as a (rows, -1) matrix: the squared dot products between
+    different rows."""
+    w = weight.flatten(1)
+    gram = w @ w.T
+    return (gram - torch.diag_embed(torch.diagonal(gram))).pow(2).sum()
+
+
 # --- config-level tricks ---------------------------------------------------------------------------
 @TRICKS.register("ttur")
 class TTUR(Trick):

@@ -1,0 +1,95 @@
+"""Perceptual path length (Karras et al. 2019, StyleGAN Sec. 3): how much G's image changes along a small step of
+a latent walk, a measure of how smooth (disentangled) the latent space is; lower is smoother.
+
+For each of n pairs of latents (the evaluation's seed) and a position t ~ U(0, 1) on the walk between them, the
+images at t and t + eps (eps = 1e-4) are compared in a feature space: PPL = mean of ||f(G(l_t)) - f(G(l_t+eps))||^2
+/ eps^2 over the pairs whose value lies between the 1st and 99th percentiles (the paper's trimming). The walk is
+linear in w for a style G (``G.mapping``, the paper's "end" variant is not used: t is uniform) and spherical in z
+for any other noise G. The two images of a pair see the same synthesis noise (the random stream is reset to the
+same state before each). Features: the domain evaluator's (its penultimate layer; offline, recorded in the
+protocol), where the paper uses LPIPS on VGG16 (not available offline).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gankit.errors import ConfigError
+from gankit.metrics.base import Inputs, Metric, Need, Setting, register_metric
+
+EPSILON = 1e-4
+TRIM = (1.0, 99.0)  # percentiles kept
+
+
+def path_lengths(images_at, t: Tensor, eps: float, features, seed: int) -> Tensor:  # noqa: ANN001
+    """(B,) squared feature distances over eps^2 between images_at(t) and images_at(t + eps), the same random
+    stream (synthesis noise) for both."""
+    with torch.random.fork_rng(devices=[t.device] if t.device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        a = images_at(t)
+        torch.manual_seed(seed)
+        b = images_at(t + eps)
+    fa, fb = features(a.clamp(-1, 1)), features(b.clamp(-1, 1))
+    return (fa - fb).pow(2).sum(dim=1) / eps**2
+
+
+def trimmed_mean(values: np.ndarray, low: float = TRIM[0], high: float = TRIM[1]) -> float:
+    """The mean of the values between the ``low`` and ``high`` percentiles (both kept)."""
+    lo, hi = np.percentile(values, low, method="lower"), np.percentile(values, high, method="higher")
+    return float(values[(values >= lo) & (values <= hi)].mean())
+
+
+def latent_walk(G, recipe, n: int, generator: torch.Generator):  # noqa: ANN001, ANN201
+    """(images_at(t), space): the walk between two latents of n pairs, in w for a style G, else in z."""
+    from gankit.recipes.base import slerp
+
+    first = recipe.sample_latent(n, generator=generator)
+    second = recipe.sample_latent(n, labels=first.y, generator=generator)
+    if hasattr(G, "mapping") and hasattr(G, "synthesize"):
+        w0, w1 = G.mapping(first.z, first.y), G.mapping(second.z, first.y)
+        return (lambda t: G.synthesize(torch.lerp(w0, w1, t)[:, None].expand(-1, G.num_ws, -1))), "w (linear)"
+    return (lambda t: G(slerp(first.z, second.z, t), first.y)), "z (spherical)"
+
+
+@register_metric("ppl")
+class PerceptualPathLength(Metric):
+    """Perceptual path length (Karras et al. 2019): feature change per small latent step; lower is smoother."""
+
+    scores = {"ppl": False}
+    needs = frozenset({Need.LABELLER})
+
+    def check(self, setting: Setting) -> None:
+        if setting.data.kind != "image":
+            raise ConfigError(f"ppl measures image change along latent walks; {setting.data.name!r} holds points")
+        if not getattr(setting.recipe, "standard_normal_z", False):
+            raise ConfigError(f"ppl walks between noise latents of a GAN-family recipe; {type(setting.recipe).__name__}"
+                              " draws its latent otherwise")
+
+    @torch.no_grad()
+    def score(self, inputs: Inputs) -> dict[str, float]:
+        recipe, cfg = inputs.setting.recipe, inputs.setting.cfg
+        labeller = inputs.labellers[self.labeller(inputs.setting)]
+        G = recipe.sampler()
+        was_training = G.training
+        G.eval()
+        device = next(G.parameters()).device
+        generator = torch.Generator(device=device).manual_seed(cfg.seed)
+        values = []
+        try:
+            for start in range(0, inputs.n_fake, inputs.batch_size):
+                b = min(inputs.batch_size, inputs.n_fake - start)
+                images_at, self.space = latent_walk(G, recipe, b, generator)
+                t = torch.rand(b, 1, device=device, generator=generator)
+                values.append(path_lengths(images_at, t, EPSILON, lambda x: labeller.extract(x, b)[0],
+                                           seed=cfg.seed + start))
+        finally:
+            G.train(was_training)
+        return {"ppl": trimmed_mean(torch.cat(values).double().numpy())}
+
+    def protocol(self, inputs: Inputs) -> dict[str, Any]:
+        return {"ppl": {"epsilon": EPSILON, "pairs": inputs.n_fake, "trim_percentiles": list(TRIM),
+                        "space": getattr(self, "space", None),
+                        "features": f"domain evaluator of {self.labeller(inputs.setting)} (penultimate layer)"}}
