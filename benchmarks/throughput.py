@@ -141,6 +141,10 @@ D_LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "lsgan": lambda real, fake: 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean(),
     "wasserstein": lambda real, fake: fake.mean() - real.mean(),
     "hinge": lambda real, fake: F.relu(1 - real).mean() + F.relu(1 + fake).mean(),
+    "relativistic": lambda real, fake: F.softplus(fake - real).mean(),  # RpGAN: row i real against row i fake
+}
+PAIRED_G_LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {  # G's loss that also reads D on the real batch
+    "relativistic": lambda real, fake: F.softplus(real - fake).mean(),
 }
 G_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
     "minimax": lambda fake: -F.softplus(fake).mean(),
@@ -159,6 +163,7 @@ class Objective:
     n_critic: int
     gp: dict | None = None  # {weight, target, every}
     r1: dict | None = None  # {weight, every}
+    r2: dict | None = None  # {weight, every}: R1 on the generated samples (R3GAN)
     clip: float | None = None
     cls_weight: float | None = None  # AC-GAN classification term
 
@@ -171,8 +176,8 @@ def read_objective(cfg: Config) -> Objective:
         name = spec.pop("name")
         if name == "gp":
             obj.gp = {"weight": 10.0, "target": 1.0, "every": 1} | spec
-        elif name == "r1":
-            obj.r1 = {"weight": 10.0, "every": 1} | spec
+        elif name in ("r1", "r2"):
+            setattr(obj, name, {"weight": 10.0, "every": 1} | spec)
         elif name == "clip":
             obj.clip = float(spec.get("clip", 0.01))
         else:
@@ -241,6 +246,15 @@ class PlainLoop:
         y = torch.randint(0, self.num_classes, (n,), device=dev) if self.num_classes else None
         return z, y
 
+    def r2(self, fake: Tensor, y_fake: Tensor | None) -> Tensor | None:
+        """R2 (R3GAN): R1 on the generated samples, by hand."""
+        r2 = self.obj.r2
+        if r2 is None or self.step_index % r2["every"]:
+            return None
+        f_in = fake.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.D(f_in, y_fake).logit.sum(), f_in, create_graph=True)
+        return 0.5 * r2["weight"] * r2["every"] * grad.flatten(1).pow(2).sum(dim=1).mean()
+
     def penalty(self, x: Tensor, y: Tensor, fake: Tensor) -> Tensor | None:
         """Gradient penalty (Gulrajani et al. 2017) or R1 (Mescheder et al. 2018), by hand."""
         gp, r1, step = self.obj.gp, self.obj.r1, self.step_index
@@ -267,9 +281,10 @@ class PlainLoop:
             loss = loss + self.obj.cls_weight * (F.cross_entropy(d_real.aux, y) + F.cross_entropy(d_fake.aux, y_fake))
         if self.info is not None:
             loss = loss + self.info.loss(z, d_fake.aux)
-        penalty = self.penalty(x, y, fake)
-        if penalty is not None:
-            loss = loss + penalty
+        self.last_real = (x, y)  # G's step shows D this batch again (gankit's G phase: new_batch=False)
+        for penalty in (self.penalty(x, y, fake), self.r2(fake, y_fake)):  # gankit's order: the config's (r1, r2)
+            if penalty is not None:
+                loss = loss + penalty
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
@@ -283,7 +298,11 @@ class PlainLoop:
         z, y_fake = self.latent()
         self.D.requires_grad_(False)
         d_fake = self.D(self.G(z, y_fake), y_fake)
-        loss = G_LOSSES[self.obj.loss](d_fake.logit)
+        if self.obj.loss in PAIRED_G_LOSSES:
+            x, y = self.last_real
+            loss = PAIRED_G_LOSSES[self.obj.loss](self.D(x, y).logit.detach(), d_fake.logit)
+        else:
+            loss = G_LOSSES[self.obj.loss](d_fake.logit)
         if self.obj.cls_weight is not None:
             loss = loss + self.obj.cls_weight * F.cross_entropy(d_fake.aux, y_fake)
         if self.info is not None:

@@ -86,6 +86,8 @@ class TrainConfig:
     n_samples: int = 64  # fixed-z grid size
     progress: bool = True
     deterministic: bool = False  # bitwise-reproducible kernels (slower on GPU)
+    finite_check: str = "auto"  # when the loss is checked for NaN/inf: step (every update), log (log rows, before any
+    # file is written; no host sync per update), auto (step on a CPU, log on a GPU)
 
 
 @dataclass(frozen=True)
@@ -330,6 +332,8 @@ def validate(cfg: Config) -> Config:
         _require(value >= 1, key, "must be >= 1", value)
     _require(t.minutes is None or (t.minutes > 0 and math.isfinite(t.minutes)), "train.minutes",
              "a wall-clock budget must be a number of minutes > 0 (e.g. train.minutes=5), or null for train.steps", t.minutes)
+    _require(t.finite_check in ("auto", "step", "log"), "train.finite_check", "must be auto, step or log",
+             t.finite_check)
     _require(t.keep_checkpoints >= 0, "train.keep_checkpoints", "must be >= 0", t.keep_checkpoints)
     for prefix, g in [("optim", o), *((f"optim.groups.{k}", v) for k, v in o.groups.items())]:
         _require(g.lr is None or (g.lr > 0 and math.isfinite(g.lr)), f"{prefix}.lr", "learning rate must be > 0", g.lr)

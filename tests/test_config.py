@@ -187,7 +187,7 @@ def test_valid_keys() -> None:
     keys = valid_keys()
     assert {"train.steps", "optim.lr", "model.attention", "data.name", "loss", "penalties", "recipe_args"} <= set(keys)
     assert "train" not in keys and "model" not in keys  # sections are not leaf keys
-    assert len(keys) == len(set(keys)) == 76
+    assert len(keys) == len(set(keys)) == 77
 
 
 # --- a frozen config; per-group optimiser settings -------------------------------------------------

@@ -94,8 +94,8 @@ CASES: dict[str, Case] = {
                   {"fid": 230, "class_entropy": 0.88, "class_min_share": 0.02},  # entropy .932 / .757, .958 / .651;
                   {"fid": 50, "class_entropy": 0.1}),  # min share .044 / .004, .046 / .006
     # R3GAN (issue 13): the relativistic pairing loss with R1 + R2 on its normalisation-free backbone, preset widths
-    "r3gan": Case("digits", ["train.steps=300"], 500,  # fid 73.4 / 617.2, 65.9 / 642.8;
-                  {"fid": 110, "class_entropy": 0.9},  # class_entropy .957 / .678, .957 / .663
+    "r3gan": Case("digits", ["train.steps=200"], 500,  # fid 146.1 / 617.2, 149.4 / 642.8;
+                  {"fid": 200, "class_entropy": 0.85},  # class_entropy .905 / .678, .910 / .663
                   {"fid": 400, "class_entropy": 0.15}),
     # StyleGAN2: the style G with lazy R1 and path-length regularisation, preset widths
     "stylegan2": Case("digits", ["train.steps=300"], 500,  # fid 172.1 / 456.4, 190.3 / 561.6;

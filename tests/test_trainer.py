@@ -36,6 +36,22 @@ def test_nan_stops_with_phase_and_step_and_keeps_the_checkpoint(tmp_path, monkey
     assert all(torch.isfinite(v).all() for v in state["recipe"].values() if v.is_floating_point())
 
 
+def test_deferred_finite_check_names_the_first_bad_update_and_writes_nothing_after_it(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """train.finite_check=log (a GPU's default: no host sync per update) checks before each log row, sample grid
+    and checkpoint: the error names the first non-finite update, and no file is written from the bad weights."""
+    monkeypatch.setitem(PENALTIES._items, "nan_at", NaNAtStep)
+    out = tmp_path / "boom"
+    overrides = [o for o in TINY if not o.startswith(("train.steps", "train.log_every", "train.sample_every",
+                                                      "train.checkpoint_every"))]
+    overrides += ["train.steps=10", "train.log_every=5", "train.sample_every=4", "train.checkpoint_every=2",
+                  "train.finite_check=log", "penalties=[{name: nan_at, step: 3}]", "data.image_size=16"]
+    with pytest.raises(gankit.NonFiniteLossError, match=r"phase 'D' at step 3 \(found at step 4"):
+        gankit.train("dcgan", "digits", out=out, overrides=overrides)
+    state = load_checkpoint(out / "checkpoints" / "latest.pt")
+    assert state["step"] == 2 and all(torch.isfinite(v).all() for v in state["recipe"].values() if v.is_floating_point())
+    assert not list((out / "samples").glob("step_0000004*"))  # the step-4 grid would show NaN weights' samples
+
+
 def test_cli_reports_nan_with_exit_2(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
     from gankit.cli import main
 

@@ -17,8 +17,9 @@ A field of ``Inputs`` that no metric asked for is None.
 """
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -125,6 +126,22 @@ class Metric:
     def protocol(self, inputs: Inputs) -> dict[str, Any]:
         """What the scores depend on besides the evaluation's common protocol. Default: nothing more."""
         return {}
+
+
+@contextlib.contextmanager
+def generator_in_eval(inputs: Inputs) -> Iterator[tuple[Any, Any]]:
+    """For metrics that draw their own samples (ppl, style_mixing): the recipe's sampling G in eval mode (its
+    mode restored after) and a random generator on G's device seeded with eval.seed."""
+    import torch
+
+    G = inputs.setting.recipe.sampler()
+    was_training = G.training
+    G.eval()
+    try:
+        device = next(G.parameters()).device
+        yield G, torch.Generator(device=device).manual_seed(inputs.setting.cfg.seed)
+    finally:
+        G.train(was_training)
 
 
 METRICS: Registry[type[Metric]] = Registry("metric")

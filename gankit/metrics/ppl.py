@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from gankit.errors import ConfigError
-from gankit.metrics.base import Inputs, Metric, Need, Setting, register_metric
+from gankit.metrics.base import Inputs, Metric, Need, Setting, generator_in_eval, register_metric
 
 EPSILON = 1e-4
 TRIM = (1.0, 99.0)  # percentiles kept
@@ -70,23 +70,15 @@ class PerceptualPathLength(Metric):
 
     @torch.no_grad()
     def score(self, inputs: Inputs) -> dict[str, float]:
-        recipe, cfg = inputs.setting.recipe, inputs.setting.cfg
         labeller = inputs.labellers[self.labeller(inputs.setting)]
-        G = recipe.sampler()
-        was_training = G.training
-        G.eval()
-        device = next(G.parameters()).device
-        generator = torch.Generator(device=device).manual_seed(cfg.seed)
         values = []
-        try:
+        with generator_in_eval(inputs) as (G, generator):
             for start in range(0, inputs.n_fake, inputs.batch_size):
                 b = min(inputs.batch_size, inputs.n_fake - start)
-                images_at, self.space = latent_walk(G, recipe, b, generator)
-                t = torch.rand(b, 1, device=device, generator=generator)
+                images_at, self.space = latent_walk(G, inputs.setting.recipe, b, generator)
+                t = torch.rand(b, 1, device=generator.device, generator=generator)
                 values.append(path_lengths(images_at, t, EPSILON, lambda x: labeller.extract(x, b)[0],
-                                           seed=cfg.seed + start))
-        finally:
-            G.train(was_training)
+                                           seed=inputs.setting.cfg.seed + start))
         return {"ppl": trimmed_mean(torch.cat(values).double().numpy())}
 
     def protocol(self, inputs: Inputs) -> dict[str, Any]:

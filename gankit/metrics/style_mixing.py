@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from gankit.errors import ConfigError
-from gankit.metrics.base import Inputs, Metric, Need, Setting, register_metric
+from gankit.metrics.base import Inputs, Metric, Need, Setting, generator_in_eval, register_metric
 
 
 def swapped(G, wa: torch.Tensor, wb: torch.Tensor, cutoff: int) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: ANN001
@@ -39,16 +39,11 @@ class StyleMixing(Metric):
 
     @torch.no_grad()
     def score(self, inputs: Inputs) -> dict[str, float]:
-        recipe, cfg = inputs.setting.recipe, inputs.setting.cfg
+        recipe = inputs.setting.recipe
         labeller = inputs.labellers[self.labeller(inputs.setting)]
-        G = recipe.sampler()
-        was_training = G.training
-        G.eval()
-        self.cutoff = G.num_ws // 2
-        device = next(G.parameters()).device
-        generator = torch.Generator(device=device).manual_seed(cfg.seed)
         changed = {"coarse": 0, "fine": 0}
-        try:
+        with generator_in_eval(inputs) as (G, generator):
+            self.cutoff = G.num_ws // 2
             for start in range(0, inputs.n_fake, inputs.batch_size):
                 b = min(inputs.batch_size, inputs.n_fake - start)
                 a, other = (recipe.sample_latent(b, generator=generator) for _ in range(2))
@@ -57,8 +52,6 @@ class StyleMixing(Metric):
                 base = classify(G.synthesize(wa))
                 for name, images in zip(("coarse", "fine"), swapped(G, wa, wb, self.cutoff)):
                     changed[name] += int((classify(images) != base).sum())
-        finally:
-            G.train(was_training)
         return {f"mix_{k}_change": v / inputs.n_fake for k, v in changed.items()}
 
     def protocol(self, inputs: Inputs) -> dict[str, Any]:

@@ -33,6 +33,9 @@ from gankit.types import Batch, DataInfo
 from gankit.viz import picture, save_png
 
 
+PHASE_CODES = 1000  # the deferred finite check's code: step * PHASE_CODES + phase index
+
+
 class Trainer:
     def __init__(self, recipe: Recipe, loader, cfg: Config, run: RunDir, device: torch.device, data: DataInfo,  # noqa: ANN001
                  reference: Tensor | None = None, evaluation: Callable[[Recipe, int], dict] | None = None) -> None:
@@ -54,6 +57,12 @@ class Trainer:
         # failure-symptom detectors: they read signals computed at log steps only (see gankit/train/symptoms.py)
         self.symptoms = SymptomMonitor.from_config(cfg.symptoms, real=loader.data.x) if cfg.symptoms.enabled else None
         self._grad_norms: dict[str, Tensor] = {}
+        # the finite check without a host sync per update (train.finite_check): the first non-finite (step, phase)
+        # is kept on the device as step * PHASES + phase index, -1 while every loss is finite
+        mode = cfg.train.finite_check
+        self._defer_finite = mode == "log" or (mode == "auto" and device.type != "cpu")
+        self._first_bad = torch.full((), -1, dtype=torch.long, device=device)
+        self._phase_names = [p.name for p in recipe.phases()]
         self._t0 = time.time()
         self.deadline: float | None = None  # train.minutes: when the budget ends (time.time())
 
@@ -163,7 +172,7 @@ class Trainer:
         logs: dict[str, Tensor] = {}
         batch: Batch | None = None
         probe_grads = self.symptoms is not None and self._is_log_step()
-        for phase in phases:
+        for index, phase in enumerate(phases):
             optimizer = self.optimizers[phase.trains]
             terms: dict[str, Tensor] = {}  # stays empty when the phase's schedule skips this step
             with self._only_trains(phase.trains), self._through_ddp(phase.trains):
@@ -175,7 +184,7 @@ class Trainer:
                         terms = phase.step(batch, self.step)
                         terms.update(self.recipe.objective.group_terms(phase.trains, self.groups[phase.trains]))
                     total = sum(terms.values())
-                    self._check_finite(total, terms, phase)
+                    self._check_finite(total, terms, phase, index)
                     total.backward()
                     if self.parallel is not None:
                         self.parallel.check_gradients(phase.trains)
@@ -228,15 +237,33 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _check_finite(self, total: Tensor, terms: dict[str, Tensor], phase: Phase) -> None:
+    def _check_finite(self, total: Tensor, terms: dict[str, Tensor], phase: Phase, index: int) -> None:
+        if self._defer_finite:  # no host sync: remember the first bad update on the device (``_flush_finite``)
+            code = torch.full_like(self._first_bad, self.step * PHASE_CODES + index)
+            first = (self._first_bad < 0) & ~torch.isfinite(total.detach()).all()
+            self._first_bad = torch.where(first, code, self._first_bad)
+            return
         # under torchrun every rank stops together when one rank's loss is not finite (none waits on the others)
         if distributed.any_rank(not bool(torch.isfinite(total)), total.device):
             bad = [k for k, v in terms.items() if not bool(torch.isfinite(v).all())]
-            raise NonFiniteLossError(
-                f"non-finite loss in phase {phase.name!r} at step {self.step} (terms {', '.join(bad) or 'total'}); "
-                f"training stopped, the last good checkpoint in {self.run.checkpoints} is intact. "
-                "Try a lower optim.lr, a gradient penalty, or spectral norm."
-            )
+            raise self._non_finite(phase.name, self.step, f"terms {', '.join(bad) or 'total'}")
+
+    def _flush_finite(self) -> None:
+        """The deferred finite check (train.finite_check=log): one host sync, before anything is logged or written."""
+        if not self._defer_finite:
+            return
+        code = int(self._first_bad)
+        if distributed.any_rank(code >= 0, self.device):
+            step, index = divmod(code, PHASE_CODES) if code >= 0 else (self.step, 0)
+            name = self._phase_names[index] if index < len(self._phase_names) else str(index)
+            raise self._non_finite(name, step, f"found at step {self.step}: train.finite_check=step names the terms")
+
+    def _non_finite(self, phase: str, step: int, detail: str) -> NonFiniteLossError:
+        return NonFiniteLossError(
+            f"non-finite loss in phase {phase!r} at step {step} ({detail}); "
+            f"training stopped, the last good checkpoint in {self.run.checkpoints} is intact. "
+            "Try a lower optim.lr, a gradient penalty, or spectral norm."
+        )
 
     # --- logging, samples, checkpoints ---------------------------------------------
     def _accumulate(self, logs: dict[str, Tensor]) -> None:
@@ -257,6 +284,10 @@ class Trainer:
 
     def _periodic(self, bar: tqdm) -> None:
         t, last = self.cfg.train, self.step == self.cfg.train.steps
+        evaluating = self.evaluation is not None and self.step % self.cfg.eval.every == 0
+        if (self._is_log_step() or last or evaluating or self.step % t.sample_every == 0
+                or self.step % t.checkpoint_every == 0):
+            self._flush_finite()  # before a row, a sample grid, an evaluation or a checkpoint
         if self._is_log_step():
             row = {"step": self.step, "time": round(time.time() - self._t0, 3)}
             row.update(self._averaged_sums())
