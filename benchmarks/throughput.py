@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit import config as cfgmod
+from gankit import distributed as noise
 from gankit.api import build_recipe, pick_device
 from gankit.config import Config, list_presets, resolve
 from gankit.data import Dataset, InMemoryLoader
@@ -226,24 +227,25 @@ class PlainLoop:
         self.batch_size, self.device = cfg.train.batch_size, data.x.device
         self.z_dim, self.num_classes = getattr(recipe, "z_dim", 0), getattr(recipe, "num_classes", 0)
         self.layout = getattr(recipe, "layout", None)  # InfoGAN's code layout
-        self.info = recipe.terms.get("info") if self.layout is not None else None
+        self.info = recipe.objective.terms.get("info") if self.layout is not None else None
         self.opt_g = make_optimizer(list(self.G.parameters()), cfg, cfg.optim.settings("G").lr)
         self.opt_d = make_optimizer(list(self.D.parameters()), cfg, cfg.optim.settings("D").lr)
         self.ema_decay = cfg.ema
         self.ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema is not None else None
         self.ema_updates = 0
         self.step_index = 0
+        self.n_critic = recipe.n_critic  # an int, or WGAN's schedule (boosted critic steps at first): step -> count
 
     def latent(self) -> tuple[Tensor, Tensor | None]:
         """G's input z (B, Z) and fake labels (B,) or None; InfoGAN: [noise, one-hot cat codes, U(-1,1) codes]."""
-        n, dev = self.batch_size, self.device
-        if self.layout is not None:
-            parts = [torch.randn(n, self.layout.noise_dim, device=dev)]
-            parts += [F.one_hot(torch.randint(0, k, (n,), device=dev), k).float() for k in self.layout.cat_dims]
-            parts.append(torch.rand(n, self.layout.n_cont, device=dev) * 2 - 1)
+        n, dev = self.batch_size, self.device  # drawn from the stream gankit's recipes draw from, in their order,
+        if self.layout is not None:  # so that --check can compare the two loops bit for bit
+            parts = [noise.batch_randn(n, self.layout.noise_dim, device=dev)]
+            parts += [F.one_hot(noise.batch_randint(k, n, device=dev), k).float() for k in self.layout.cat_dims]
+            parts.append(noise.batch_rand(n, self.layout.n_cont, device=dev) * 2 - 1)
             return torch.cat(parts, dim=1), None
-        z = torch.randn(n, self.z_dim, device=dev)
-        y = torch.randint(0, self.num_classes, (n,), device=dev) if self.num_classes else None
+        z = noise.batch_randn(n, self.z_dim, device=dev)
+        y = noise.batch_randint(self.num_classes, n, device=dev) if self.num_classes else None
         return z, y
 
     def r2(self, fake: Tensor, y_fake: Tensor | None) -> Tensor | None:
@@ -259,7 +261,7 @@ class PlainLoop:
         """Gradient penalty (Gulrajani et al. 2017) or R1 (Mescheder et al. 2018), by hand."""
         gp, r1, step = self.obj.gp, self.obj.r1, self.step_index
         if gp is not None and step % gp["every"] == 0:
-            alpha = torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype)
+            alpha = noise.batch_rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype)
             x_hat = (alpha * x + (1 - alpha) * fake).requires_grad_(True)
             (grad,) = torch.autograd.grad(self.D(x_hat, y).logit.sum(), x_hat, create_graph=True)
             return gp["weight"] * gp["every"] * ((grad.flatten(1).norm(2, dim=1) - gp["target"]) ** 2).mean()
@@ -328,7 +330,8 @@ class PlainLoop:
         """``k`` generator steps, each after n_critic discriminator steps."""
         for _ in range(k):
             self.step_index += 1
-            for _ in range(self.obj.n_critic):
+            n_critic = self.n_critic(self.step_index) if callable(self.n_critic) else self.n_critic
+            for _ in range(n_critic):
                 self.d_step()
             self.g_step()
             self.update_ema()
@@ -407,10 +410,10 @@ def check_preset(preset: str, args: argparse.Namespace, data: Dataset, device: t
     cfg = preset_config(preset, args.batch_size, device, args.log_every, not args.no_ema)
     engine, plain = make_engine(cfg, data, device, folder / f"check-{preset}"), make_plain(cfg, data, device)
     try:
-        torch.manual_seed(1234)
-        engine.steps(2)
-        torch.manual_seed(1234)
-        plain.steps(2)
+        for side in (engine, plain):
+            torch.manual_seed(1234)
+            noise.SHARED.seed(1234)  # the per-sample noise stream (gankit.distributed), as gankit.train seeds it
+            side.steps(2)
     finally:
         engine.run.finish()
     pairs = [("G", engine.recipe.G, plain.G), ("D", engine.recipe.D, plain.D)]
