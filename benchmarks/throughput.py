@@ -248,14 +248,16 @@ class PlainLoop:
         y = noise.batch_randint(self.num_classes, n, device=dev) if self.num_classes else None
         return z, y
 
+    def zero_centred(self, x: Tensor, y: Tensor | None, spec: dict) -> Tensor:
+        """weight/2 * mean ||grad D(x)||^2 (lazy: times ``every``): R1 on real x, R2 on generated x."""
+        x_in = x.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.D(x_in, y).logit.sum(), x_in, create_graph=True)
+        return 0.5 * spec["weight"] * spec["every"] * grad.flatten(1).pow(2).sum(dim=1).mean()
+
     def r2(self, fake: Tensor, y_fake: Tensor | None) -> Tensor | None:
         """R2 (R3GAN): R1 on the generated samples, by hand."""
         r2 = self.obj.r2
-        if r2 is None or self.step_index % r2["every"]:
-            return None
-        f_in = fake.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.D(f_in, y_fake).logit.sum(), f_in, create_graph=True)
-        return 0.5 * r2["weight"] * r2["every"] * grad.flatten(1).pow(2).sum(dim=1).mean()
+        return None if r2 is None or self.step_index % r2["every"] else self.zero_centred(fake, y_fake, r2)
 
     def penalty(self, x: Tensor, y: Tensor, fake: Tensor) -> Tensor | None:
         """Gradient penalty (Gulrajani et al. 2017) or R1 (Mescheder et al. 2018), by hand."""
@@ -266,9 +268,7 @@ class PlainLoop:
             (grad,) = torch.autograd.grad(self.D(x_hat, y).logit.sum(), x_hat, create_graph=True)
             return gp["weight"] * gp["every"] * ((grad.flatten(1).norm(2, dim=1) - gp["target"]) ** 2).mean()
         if r1 is not None and step % r1["every"] == 0:
-            x_in = x.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.D(x_in, y).logit.sum(), x_in, create_graph=True)
-            return 0.5 * r1["weight"] * r1["every"] * grad.flatten(1).pow(2).sum(dim=1).mean()
+            return self.zero_centred(x, y, r1)
         return None
 
     def d_step(self) -> None:

@@ -110,10 +110,11 @@ class Run:
         """The style-mixing grid of a style G (Karras et al. 2019, Fig. 3) as (3, H, W) uint8: the top row holds
         ``cols`` samples B, the left column ``rows`` samples A, and cell (i, j) is drawn with A_i's coarse styles
         (the layers before ``cutoff``; default: the first half, the low resolutions) and B_j's fine ones."""
+        from gankit.nets.stylegan import is_style_generator, mix_styles
         from gankit.viz import picture
 
         G = self.recipe.sampler()
-        if not hasattr(G, "styles"):
+        if not is_style_generator(G):
             raise ConfigError(f"gankit mix needs a style generator (model.arch=stylegan2 or stylegan); the run "
                               f"{str(self.path)!r} has a {type(G).__name__}")
         cut = G.num_ws // 2 if cutoff is None else cutoff
@@ -126,9 +127,9 @@ class Run:
         with torch.no_grad():
             wa, wb = G.styles(a.z, a.y), G.styles(b.z, b.y)
             ia, ib = G.synthesize(wa), G.synthesize(wb)
-            mixed = torch.cat([wa[:, None, :cut].expand(-1, cols, -1, -1),
-                               wb[None, :, cut:].expand(rows, -1, -1, -1)], dim=2)  # (rows, cols, num_ws, W)
-            cells = G.synthesize(mixed.flatten(0, 1)).view(rows, cols, *ia.shape[1:])
+            coarse = wa[:, None].expand(-1, cols, -1, -1).flatten(0, 1)  # (rows * cols, num_ws, W): row i's A
+            fine = wb[None].expand(rows, -1, -1, -1).flatten(0, 1)  # column j's B
+            cells = G.synthesize(mix_styles(coarse, fine, cut)).view(rows, cols, *ia.shape[1:])
         G.train(was_training)
         blank = torch.full_like(ia[:1], -1.0)
         grid = [blank, ib] + [torch.cat([ia[i:i + 1], cells[i]]) for i in range(rows)]

@@ -136,7 +136,7 @@ class Objective(nn.Module):
                adv_weight: float = 1.0, suffix: str = "") -> Judgement:
         """D's loss terms named ``<term><suffix>`` (``fake`` is detached here), with D's outputs and scores."""
         fake = fake.detach()
-        self._check_pairs(real, fake)
+        self._pairs(real, fake, scorer)
         d_real, d_fake = D(self.view(real, step), y_real), D(self.view(fake, step), y_fake)
         adv = scorer.d(d_real, d_fake) if scorer else self.adv.d(real=d_real.logit, fake=d_fake.logit)
         out = {"adv": adv_weight * adv}
@@ -155,9 +155,7 @@ class Objective(nn.Module):
                adv_weight: float = 1.0, suffix: str = "") -> Judgement:
         """G's loss terms against one discriminator, named ``<term><suffix>``, with D's outputs and scores."""
         d_fake = D(self.view(fake, step), y_fake)
-        pairs = self.adv.pairs and scorer is None  # the pairing loss compares each fake with a real score
-        if pairs:
-            self._check_pairs(real, fake)
+        pairs = self._pairs(real, fake, scorer)
         d_real = D(self.view(real, step), y_real) if self.wants_real_in_g or pairs else None
         out: LossTerms = {}
         if not self.replaces_g_adv:
@@ -175,11 +173,16 @@ class Objective(nn.Module):
         score = scorer.score if scorer else _logit
         return Judgement(_suffixed(out, suffix), d_real, d_fake, None if d_real is None else score(d_real), score(d_fake))
 
-    def _check_pairs(self, real: Tensor, fake: Tensor) -> None:
-        if self.adv.pairs and len(real) != len(fake):
+    def _pairs(self, real: Tensor, fake: Tensor, scorer: Scorer | None) -> bool:
+        """Whether the pairing loss scores this call (a recipe's own Scorer replaces the config's loss): then each
+        generated sample needs a real one."""
+        if not self.adv.pairs or scorer is not None:
+            return False
+        if len(real) != len(fake):
             raise ConfigError(f"loss={self.loss_name!r} pairs each generated sample with a real one, and this recipe "
                               f"shows D {len(real)} real and {len(fake)} generated samples; use another loss "
                               "(e.g. nonsat or hinge) with this recipe")
+        return True
 
     def group_terms(self, group: str, params: list[nn.Parameter]) -> LossTerms:
         """Terms on a parameter group's weights, once per update of that group (historical averaging)."""

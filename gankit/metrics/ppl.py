@@ -19,6 +19,7 @@ from torch import Tensor
 
 from gankit.errors import ConfigError
 from gankit.metrics.base import Inputs, Metric, Need, Setting, generator_in_eval, register_metric
+from gankit.nets.stylegan import is_style_generator
 
 EPSILON = 1e-4
 TRIM = (1.0, 99.0)  # percentiles kept
@@ -48,7 +49,7 @@ def latent_walk(G, recipe, n: int, generator: torch.Generator):  # noqa: ANN001,
 
     first = recipe.sample_latent(n, generator=generator)
     second = recipe.sample_latent(n, labels=first.y, generator=generator)
-    if hasattr(G, "mapping") and hasattr(G, "synthesize"):
+    if is_style_generator(G):
         w0, w1 = G.mapping(first.z, first.y), G.mapping(second.z, first.y)
         return (lambda t: G.synthesize(torch.lerp(w0, w1, t)[:, None].expand(-1, G.num_ws, -1))), "w (linear)"
     return (lambda t: G(slerp(first.z, second.z, t), first.y)), "z (spherical)"

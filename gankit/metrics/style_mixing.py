@@ -15,13 +15,12 @@ import torch
 
 from gankit.errors import ConfigError
 from gankit.metrics.base import Inputs, Metric, Need, Setting, generator_in_eval, register_metric
+from gankit.nets.stylegan import is_style_generator, mix_styles
 
 
 def swapped(G, wa: torch.Tensor, wb: torch.Tensor, cutoff: int) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: ANN001
     """(coarse swap, fine swap) images of per-layer styles wa, wb (B, num_ws, W)."""
-    coarse = torch.cat([wb[:, :cutoff], wa[:, cutoff:]], dim=1)
-    fine = torch.cat([wa[:, :cutoff], wb[:, cutoff:]], dim=1)
-    return G.synthesize(coarse), G.synthesize(fine)
+    return G.synthesize(mix_styles(wb, wa, cutoff)), G.synthesize(mix_styles(wa, wb, cutoff))
 
 
 @register_metric("style_mixing")
@@ -34,7 +33,7 @@ class StyleMixing(Metric):
     def check(self, setting: Setting) -> None:
         if setting.data.kind != "image" or setting.data.num_classes < 2:
             raise ConfigError("style_mixing counts class changes: it needs a labelled image data set")
-        if not hasattr(getattr(setting.recipe, "G", None), "styles"):
+        if not is_style_generator(getattr(setting.recipe, "G", None)):
             raise ConfigError("style_mixing swaps a style G's per-layer styles: use model.arch=stylegan2 or stylegan")
 
     @torch.no_grad()

@@ -234,6 +234,16 @@ class StyleGenerator1(StyleGenerator):
     version = 1
 
 
+def is_style_generator(G: nn.Module) -> bool:
+    """Whether G is a style generator (``styles`` / ``synthesize``, w_avg, truncation in w)."""
+    return isinstance(G, StyleGenerator)
+
+
+def mix_styles(coarse: Tensor, fine: Tensor, cutoff: int) -> Tensor:
+    """Per-layer styles (B, num_ws, W): ``coarse``'s before layer ``cutoff``, ``fine``'s from it on."""
+    return torch.cat([coarse[:, :cutoff], fine[:, cutoff:]], dim=1)
+
+
 ARCHS.register("stylegan2", doc="StyleGAN2's G (mapping network, modulated convolutions, noise, skip outputs; Karras "
                "et al. 2020) and the residual D")((StyleGenerator, ResNetDiscriminator))
 ARCHS.register("stylegan", doc="StyleGAN's G (mapping network, AdaIN, noise; Karras et al. 2019) and the residual "

@@ -15,6 +15,7 @@ from gankit import distributed as noise
 from gankit.errors import ConfigError, unknown
 from gankit.losses.terms import Term
 from gankit.nets import NetSpec, build_nets
+from gankit.nets.stylegan import is_style_generator
 from gankit.objective import Objective
 from gankit.recipes.base import Latent, LossTerms, Phase, Recipe, check_recipe_args, register_recipe
 from gankit.types import Batch
@@ -123,7 +124,7 @@ class GAN(Recipe):
         if not 0 < psi <= 1:
             raise ConfigError(f"truncation={psi}: psi is the share of the normal's mass kept (a style G: the "
                               "weight of w against the average w), in (0, 1] (1: none; 0.7 is common)")
-        if hasattr(self.G, "styles"):
+        if is_style_generator(self.G):
             return replace(latent, psi=psi)
         z = torch.special.ndtri((1 - psi) / 2 + psi * torch.special.ndtr(latent.z.double())).to(latent.z.dtype)
         return replace(latent, z=z)

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from gankit import distributed as noise
 from gankit.errors import ConfigError
+from gankit.nets.stylegan import is_style_generator
 from gankit.objective import Accepts
 from gankit.recipes.base import LossTerms, check_recipe_args, register_recipe
 from gankit.recipes.gan import GAN
@@ -48,7 +49,7 @@ class StyleGAN(GAN):
     def __init__(self, G, D, *, pl_weight: float = 2.0, pl_every: int = 4, pl_decay: float = 0.01,  # noqa: ANN001
                  **gan_kwargs) -> None:
         super().__init__(G, D, **gan_kwargs)
-        if not (hasattr(G, "styles") and hasattr(G, "synthesize")):
+        if not is_style_generator(G):
             raise ConfigError("recipe stylegan regularises a style generator: use model.arch=stylegan2 or stylegan "
                               f"(this G is a {type(G).__name__})")
         if pl_weight < 0 or not isinstance(pl_every, int) or pl_every < 1 or not 0 < pl_decay <= 1:

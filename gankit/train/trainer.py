@@ -58,7 +58,7 @@ class Trainer:
         self.symptoms = SymptomMonitor.from_config(cfg.symptoms, real=loader.data.x) if cfg.symptoms.enabled else None
         self._grad_norms: dict[str, Tensor] = {}
         # the finite check without a host sync per update (train.finite_check): the first non-finite (step, phase)
-        # is kept on the device as step * PHASES + phase index, -1 while every loss is finite
+        # is kept on the device as step * PHASE_CODES + phase index, -1 while every loss is finite
         mode = cfg.train.finite_check
         self._defer_finite = mode == "log" or (mode == "auto" and device.type != "cpu")
         self._first_bad = torch.full((), -1, dtype=torch.long, device=device)
@@ -284,11 +284,12 @@ class Trainer:
 
     def _periodic(self, bar: tqdm) -> None:
         t, last = self.cfg.train, self.step == self.cfg.train.steps
-        evaluating = self.evaluation is not None and self.step % self.cfg.eval.every == 0
-        if (self._is_log_step() or last or evaluating or self.step % t.sample_every == 0
-                or self.step % t.checkpoint_every == 0):
+        log, sample = self._is_log_step(), self.step % t.sample_every == 0 or last
+        evaluating = self.evaluation is not None and (self.step % self.cfg.eval.every == 0 or last)
+        checkpoint = self.step % t.checkpoint_every == 0 or last
+        if log or sample or evaluating or checkpoint:
             self._flush_finite()  # before a row, a sample grid, an evaluation or a checkpoint
-        if self._is_log_step():
+        if log:
             row = {"step": self.step, "time": round(time.time() - self._t0, 3)}
             row.update(self._averaged_sums())
             row.update({f"lr/{k}": o.param_groups[0]["lr"] for k, o in self.optimizers.items()})
@@ -298,11 +299,11 @@ class Trainer:
             left = format_left(self.deadline - time.time()) if self.deadline is not None else ""
             bar.set_postfix_str(" ".join(part for part in (postfix, tags, left) if part), refresh=False)
             self._sums, self._count = {}, 0
-        if self.step % t.sample_every == 0 or last:
+        if sample:
             self.save_samples()
-        if self.evaluation is not None and (self.step % self.cfg.eval.every == 0 or last):
+        if evaluating:
             self.evaluate(bar)
-        if self.step % t.checkpoint_every == 0 or last:
+        if checkpoint:
             self.save()
 
     def evaluate(self, bar: tqdm) -> None:
