@@ -62,7 +62,7 @@ class _TimedTrainer(Trainer):
     def save(self) -> None:
         """No checkpoint files while timing."""
 
-    def save_samples(self) -> None:
+    def save_samples(self, stage: str | None = None) -> None:
         """No sample grids while timing."""
 
     def train_step(self, phases):  # noqa: ANN001,ANN201

@@ -34,6 +34,7 @@ an overhead smaller than it is not resolved (``--json`` keeps every round's rate
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import json
@@ -54,32 +55,49 @@ from gankit import distributed as noise
 from gankit.api import build_recipe, pick_device
 from gankit.config import Config, list_presets, resolve
 from gankit.data import Dataset, InMemoryLoader
+from gankit.errors import ConfigError
 from gankit.recipes import Recipe
 from gankit.train.rundir import RunDir
 from gankit.train.trainer import Trainer, configure_determinism
 from gankit.types import DataInfo
 
-IMAGE_SHAPE = (1, 28, 28)
+IMAGE_SIZE = 28  # the default; --sizes 32,64,128 adds rows at other sizes
 NUM_CLASSES = 10
 DATA_SIZE = 4096  # samples in the synthetic set: 64 batches of 64 per epoch
 NEVER = 10**9  # an interval no benchmark reaches
 TARGET_OVERHEAD_PCT = 5.0
 
 
+# the ways of running the same networks faster, timed on both sides (``--variants``; "+" joins them)
+VARIANTS = {"fp32": [], "bf16": ["amp=bf16"], "channels_last": ["train.channels_last=true"],
+            "compile": ["train.compile=true"]}
+
+
+def variant_overrides(variant: str) -> list[str]:
+    """The config overrides of a variant such as "bf16+channels_last"."""
+    parts = variant.split("+")
+    unknown = [p for p in parts if p not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"throughput.py: unknown variant {'+'.join(unknown)}; choose from {', '.join(VARIANTS)} "
+                         "joined by +")
+    return [o for p in parts for o in VARIANTS[p]]
+
+
 # --- data and config ------------------------------------------------------------------------
-def synthetic_images(device: torch.device, seed: int = 0) -> Dataset:
-    """Random 28x28 gray images in [-1, 1] with 10 random labels, on ``device``."""
+def synthetic_images(device: torch.device, seed: int = 0, size: int = IMAGE_SIZE) -> Dataset:
+    """Random size x size gray images in [-1, 1] with 10 random labels, on ``device``."""
     gen = torch.Generator().manual_seed(seed)
-    x = torch.rand((DATA_SIZE, *IMAGE_SHAPE), generator=gen) * 2 - 1  # (N, 1, 28, 28)
+    x = torch.rand((DATA_SIZE, 1, size, size), generator=gen) * 2 - 1  # (N, 1, size, size)
     y = torch.randint(0, NUM_CLASSES, (DATA_SIZE,), generator=gen)  # (N,)
-    return Dataset(name="synthetic28", x=x, y=y, num_classes=NUM_CLASSES, kind="image").to(device)
+    return Dataset(name=f"synthetic{size}", x=x, y=y, num_classes=NUM_CLASSES, kind="image").to(device)
 
 
-def preset_config(preset: str, batch_size: int, device: torch.device, log_every: int, ema: bool) -> Config:
-    """The preset's real config on mnist-shaped data, with file writing pushed past the benchmark."""
-    overrides = [f"train.batch_size={batch_size}", "data.image_size=28", "train.progress=false",
+def preset_config(preset: str, batch_size: int, device: torch.device, log_every: int, ema: bool,
+                  size: int = IMAGE_SIZE, variant: str = "fp32") -> Config:
+    """The preset's real config on mnist-like data of ``size``, with file writing pushed past the benchmark."""
+    overrides = [f"train.batch_size={batch_size}", f"data.image_size={size}", "train.progress=false",
                  f"train.log_every={log_every}", f"train.sample_every={NEVER}", f"train.checkpoint_every={NEVER}",
-                 f"train.steps={NEVER}", f"device={device}"]
+                 f"train.steps={NEVER}", f"device={device}", *variant_overrides(variant)]
     if not ema:
         overrides.append("ema=null")
     return resolve(preset, "mnist", overrides)
@@ -108,7 +126,7 @@ class _NoFilesTrainer(Trainer):
     def save(self) -> None:
         """No checkpoint files while timing."""
 
-    def save_samples(self) -> None:
+    def save_samples(self, stage: str | None = None) -> None:
         """No sample grids while timing."""
 
 
@@ -235,6 +253,7 @@ class PlainLoop:
         self.ema_updates = 0
         self.step_index = 0
         self.n_critic = recipe.n_critic  # an int, or WGAN's schedule (boosted critic steps at first): step -> count
+        self.amp = cfg.amp
 
     def latent(self) -> tuple[Tensor, Tensor | None]:
         """G's input z (B, Z) and fake labels (B,) or None; InfoGAN: [noise, one-hot cat codes, U(-1,1) codes]."""
@@ -327,14 +346,19 @@ class PlainLoop:
         self.ema_updates += 1
 
     def steps(self, k: int) -> None:
-        """``k`` generator steps, each after n_critic discriminator steps."""
+        """``k`` generator steps, each after n_critic discriminator steps (under bf16 autocast when the config's amp
+        asks for it, as gankit's trainer runs its phases)."""
         for _ in range(k):
             self.step_index += 1
             n_critic = self.n_critic(self.step_index) if callable(self.n_critic) else self.n_critic
-            for _ in range(n_critic):
-                self.d_step()
-            self.g_step()
+            with self.autocast():
+                for _ in range(n_critic):
+                    self.d_step()
+                self.g_step()
             self.update_ema()
+
+    def autocast(self):  # noqa: ANN201
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp == "bf16" else contextlib.nullcontext()
 
 
 def make_plain(cfg: Config, data: Dataset, device: torch.device) -> PlainLoop:
@@ -365,6 +389,8 @@ class Row:
 
     preset: str
     n_critic: int
+    size: int
+    variant: str
     gankit_steps_per_s: float
     plain_steps_per_s: float
     ratio: float  # gankit / plain steps per second
@@ -372,15 +398,27 @@ class Row:
     spread_pct: float  # half the range of a side's round rates over their median (the larger side): the noise
     gankit_rounds: list[float]
     plain_rounds: list[float]
+    batch_size: int = 64
 
 
-def bench_preset(preset: str, args: argparse.Namespace, data: Dataset, device: torch.device, folder: Path) -> Row:
-    """Warm both sides up, then alternate timed rounds; the median round of each side counts."""
-    cfg = preset_config(preset, args.batch_size, device, args.log_every, not args.no_ema)
-    engine, plain = make_engine(cfg, data, device, folder / preset), make_plain(cfg, data, device)
+def bench_preset(preset: str, args: argparse.Namespace, data: Dataset, device: torch.device, folder: Path,
+                 variant: str = "fp32") -> Row | None:
+    """Warm both sides up, then alternate timed rounds; the median round of each side counts. None: the variant
+    does not apply to the preset (compile with a penalty that differentiates twice)."""
+    size = data.sample_shape[-1]
+    if "compile" in variant:
+        torch._dynamo.reset()  # compiled code is cached per function: new networks would hit its recompile limit
+    try:
+        cfg = preset_config(preset, args.batch_size, device, args.log_every, not args.no_ema, size, variant)
+        engine = make_engine(cfg, data, device, folder / f"{preset}-{size}-{variant}")
+    except ConfigError as e:
+        print(f"  {preset} at {size} px, {variant}: skipped ({e})", flush=True)
+        return None
+    plain = make_plain(cfg, data, device)
     rates = alternate_rounds(engine, plain.steps, args, device)
     g, p = statistics.median(rates["gankit"]), statistics.median(rates["plain"])
-    return Row(preset, cfg.n_critic, g, p, g / p, (p / g - 1) * 100, spread_pct(rates), rates["gankit"], rates["plain"])
+    return Row(preset, cfg.n_critic, size, variant, g, p, g / p, (p / g - 1) * 100, spread_pct(rates),
+               rates["gankit"], rates["plain"], args.batch_size)
 
 
 def alternate_rounds(engine: EngineSide, plain_steps: Callable[[int], None], args: argparse.Namespace,
@@ -444,7 +482,8 @@ def header(args: argparse.Namespace, device: torch.device) -> list[str]:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return [
         f"device: {device} ({name}); torch {torch.__version__}; threads {torch.get_num_threads()}",
-        f"data: synthetic {IMAGE_SHAPE} images, {NUM_CLASSES} classes, in memory; batch {args.batch_size}; "
+        f"data: synthetic 1-channel images of {', '.join(f'{s}x{s}' for s in args.sizes)} px, {NUM_CLASSES} classes, "
+        f"in memory; batch {args.batch_size}; variants {', '.join(args.variants)}; "
         f"EMA {'off' if args.no_ema else 'as the preset'}",
         f"timed: {args.rounds} alternating rounds of {args.steps} generator steps per side after {args.warmup} "
         "warm-up steps; median round reported",
@@ -468,13 +507,18 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def table(rows: list[Row]) -> list[str]:
     """An aligned markdown table and the verdict line."""
-    lines = markdown_table(["preset", "n_critic", "gankit steps/s", "plain steps/s", "ratio", "overhead %", "noise +-%"],
-                           [[r.preset, str(r.n_critic), f"{r.gankit_steps_per_s:.2f}", f"{r.plain_steps_per_s:.2f}",
-                             f"{r.ratio:.3f}", f"{r.overhead_pct:+.1f}", f"{r.spread_pct:.1f}"] for r in rows])
+    base = {(r.preset, r.size): r.gankit_steps_per_s for r in rows if r.variant == "fp32"}
+    lines = markdown_table(["preset", "px", "variant", "n_critic", "gankit steps/s", "images/s", "vs fp32",
+                            "plain steps/s", "ratio", "overhead %", "noise +-%"],
+                           [[r.preset, str(r.size), r.variant, str(r.n_critic), f"{r.gankit_steps_per_s:.2f}",
+                             f"{r.gankit_steps_per_s * r.batch_size:.0f}",
+                             f"{r.gankit_steps_per_s / base[(r.preset, r.size)]:.2f}x" if (r.preset, r.size) in base else "",
+                             f"{r.plain_steps_per_s:.2f}", f"{r.ratio:.3f}", f"{r.overhead_pct:+.1f}",
+                             f"{r.spread_pct:.1f}"] for r in rows])
     median = statistics.median(r.overhead_pct for r in rows)
     noise = statistics.median(r.spread_pct for r in rows)
     verdict = "meets" if median <= TARGET_OVERHEAD_PCT else "misses"
-    lines.append(f"median overhead {median:+.1f}% across {len(rows)} presets (median round-to-round noise "
+    lines.append(f"median overhead {median:+.1f}% across {len(rows)} rows (median round-to-round noise "
                  f"+-{noise:.1f}%): {verdict} the {TARGET_OVERHEAD_PCT:.0f}% target")
     return lines
 
@@ -494,6 +538,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-ema", action="store_true", help="EMA off on both sides (default: as the preset, on)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--check", action="store_true", help="first assert both loops give identical networks")
+    p.add_argument("--sizes", default=str(IMAGE_SIZE), help="comma list of image sizes (default 28; e.g. 32,64,128)")
+    p.add_argument("--variants", default="fp32", help="comma list of fp32, bf16, channels_last, compile, or "
+                   "several joined by + (e.g. bf16+channels_last); each timed on both sides (default fp32)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     return p.parse_args(argv)
 
@@ -517,14 +564,19 @@ def main(argv: list[str] | None = None) -> list[Row]:
     if unsupported:
         raise SystemExit(f"throughput.py: the hand-written loop covers the one-G, one-D presets "
                          f"({', '.join(plain_presets())}); not {', '.join(unsupported)}")
-    data = synthetic_images(device)
-    return run_all(presets, args, header(args, device), table,
-                   check=lambda tmp: run_checks(presets, args, data, device, tmp),
-                   bench=lambda preset, tmp: bench_preset(preset, args, data, device, tmp))
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    args.variants = args.variants.split(",")
+    for variant in args.variants:
+        variant_overrides(variant)  # unknown names fail before anything runs
+    data = {size: synthetic_images(device, size=size) for size in args.sizes}
+    cells = [(preset, size, variant) for preset in presets for size in args.sizes for variant in args.variants]
+    return run_all(cells, args, header(args, device), table,
+                   check=lambda tmp: run_checks(presets, args, data[args.sizes[0]], device, tmp),
+                   bench=lambda cell, tmp: bench_preset(cell[0], args, data[cell[1]], device, tmp, cell[2]))
 
 
-def run_all(presets: list[str], args: argparse.Namespace, lines: list[str], table: Callable[[list], list[str]], *,
-            check: Callable[[Path], None], bench: Callable[[str, Path], Any]) -> list:
+def run_all(presets: list, args: argparse.Namespace, lines: list[str], table: Callable[[list], list[str]], *,
+            check: Callable[[Path], None], bench: Callable[[Any, Path], Any]) -> list:
     """Print the header, run the checks when asked (deterministic), time every preset, print the table, save --json."""
     print("\n".join(lines), flush=True)
     rows = []
@@ -533,9 +585,11 @@ def run_all(presets: list[str], args: argparse.Namespace, lines: list[str], tabl
             check(Path(tmp))
         configure_determinism(False)
         for preset in presets:
-            rows.append(bench(preset, Path(tmp)))
-            print(f"  {preset}: gankit {rows[-1].gankit_steps_per_s:.2f}/s, plain {rows[-1].plain_steps_per_s:.2f}/s",
-                  flush=True)
+            row = bench(preset, Path(tmp))
+            if row is None:  # a combination that does not apply (said when skipped)
+                continue
+            rows.append(row)
+            print(f"  {preset}: gankit {row.gankit_steps_per_s:.2f}/s, plain {row.plain_steps_per_s:.2f}/s", flush=True)
     print("\n".join(table(rows)))
     if args.json is not None:
         args.json.write_text(json.dumps({"header": lines, "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))

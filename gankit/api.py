@@ -287,8 +287,17 @@ def build_recipe(cfg: Config, data: DataInfo, device: torch.device) -> Recipe:
     """The recipe named by the config, with networks for ``data``, on ``device``."""
     seed_everything(cfg.seed)
     recipe = RECIPES.get(cfg.recipe).create(cfg, data).to(device)
+    if cfg.train.channels_last:
+        recipe.to(memory_format=torch.channels_last)
     if cfg.ema is not None:
         recipe.enable_ema(cfg.ema)
+    if cfg.train.compile:
+        twice = recipe.differentiates_twice()
+        if twice:
+            raise ConfigError(f"train.compile=true: torch.compile cannot back-propagate through a gradient, and "
+                              f"this run's {', '.join(twice)} would need it; train without compile, or without them")
+        for net in recipe.networks().values():
+            net.compile()  # in place: the state dict, and so the checkpoints, are unchanged
     return recipe
 
 

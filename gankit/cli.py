@@ -24,6 +24,8 @@ def cmd_list(args: argparse.Namespace) -> None:
 
     sections = [
         ("presets (gankit train PRESET)", [(p, config.preset_paper(p)) for p in config.list_presets()]),
+        ("profiles (gankit train PRESET --profile NAME: the preset sized for a GPU and any image folder)",
+         [(p, ", ".join(config.list_profiles(p))) for p in config.list_presets() if config.list_profiles(p)]),
         ("recipes (data flows; presets build on them)", [(n, RECIPES.doc(n)) for n in RECIPES]),
         ("losses (loss=...)", [(n, LOSSES.doc(n)) for n in LOSSES]),
         ("penalties (penalties=[...])", [(n, PENALTIES.doc(n)) for n in PENALTIES]),
@@ -49,6 +51,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         if args.minutes is not None:
             raise GankitError("--minutes sets the budget of a new run; a resumed run keeps the train.steps it chose "
                               "(give train.steps=N to change them)")
+        if args.profile is not None:
+            raise GankitError("--profile sizes a new run; a resumed run keeps its own config")
         if args.preset and "=" in args.preset:
             overrides.insert(0, args.preset)
         elif args.preset:
@@ -59,6 +63,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                               "`gankit list` shows the presets")
         if args.minutes is not None:
             overrides.append(f"train.minutes={args.minutes}")
+        if args.profile is not None:
+            overrides.append(f"profile={args.profile}")
     if args.nproc is not None and args.nproc < 1:
         raise GankitError(f"--nproc must be >= 1, got {args.nproc}")
     if args.nproc is not None and args.nproc > 1:
@@ -319,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
     p.add_argument("--minutes", type=float, help="wall-clock budget (same as train.minutes=M): train.steps is set from "
                    "a measured warm-up so the whole run ends in M minutes")
+    p.add_argument("--profile", help="a sized variant of the preset (same as profile=NAME), e.g. gpu-128: the preset "
+                   "for a GPU and an image folder at 128 px (gankit list shows them)")
     p.add_argument("--nproc", type=int, help="train in N processes on this machine (DDP; one per GPU, or CPU processes "
                    "on gloo) through torchrun; train.batch_size is per process. Several machines: torchrun itself, "
                    "see the README")

@@ -86,6 +86,9 @@ class TrainConfig:
     n_samples: int = 64  # fixed-z grid size
     progress: bool = True
     deterministic: bool = False  # bitwise-reproducible kernels (slower on GPU)
+    channels_last: bool = False  # networks in channels_last memory format (faster convolutions on tensor-core GPUs)
+    compile: bool = False  # torch.compile every trained network in place (checkpoints unchanged); not with penalties
+    # that differentiate D's gradient (gp, r1, r2) or path-length regularisation: torch.compile cannot differentiate twice
     finite_check: str = "auto"  # when the loss is checked for NaN/inf: step (every update), log (log rows, before any
     # file is written; no host sync per update), auto (step on a CPU, log on a GPU)
 
@@ -126,6 +129,7 @@ class Config:
     preset: str = "dcgan"
     paper: str = ""
     recipe: str = "gan"  # registered recipe class
+    profile: str | None = None  # a sized variant of the preset: gankit/configs/<preset>/profiles/<profile>.yaml (gpu-128)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: str = "nonsat"  # minimax | nonsat | lsgan | wasserstein | hinge
@@ -147,6 +151,21 @@ class Config:
 
 def list_presets() -> list[str]:
     return sorted(p.name for p in PRESET_DIR.iterdir() if (p / "default.yaml").is_file())
+
+
+def list_profiles(preset: str) -> list[str]:
+    """The sized variants of a preset (``profile=NAME``), e.g. gpu-64, gpu-128, gpu-256."""
+    return sorted(p.stem for p in (PRESET_DIR / preset / "profiles").glob("*.yaml"))
+
+
+def profile_path(preset: str, profile: str) -> Path:
+    """The file of ``profile`` of ``preset``, with a clear error when the preset has no such profile."""
+    path = PRESET_DIR / preset / "profiles" / f"{profile}.yaml"
+    if not path.is_file():
+        have = list_profiles(preset)
+        raise ConfigError(f"profile={profile!r}: preset {preset!r} has " + (
+            f"the profiles {', '.join(have)}" if have else "no profiles") + " (gankit list shows them)")
+    return path
 
 
 def preset_paper(name: str) -> str:
@@ -217,13 +236,17 @@ def resolve(preset: str, data: str | None = None, overrides: list[str] | None = 
     data_preset = PRESET_DIR / preset / f"{Path(str(data_name)).stem}.yaml"
     if data_preset.is_file():
         layers.append(_load_yaml(data_preset))
-    if data is not None:
-        layers.append({"data": {"name": data}})
     if extra:
         extra = OmegaConf.to_container(_legacy(OmegaConf.create(extra)))
         _check_keys(extra, "", "argument")
-        layers.append(extra)
     user = parse_overrides(overrides or [])
+    profile = OmegaConf.select(user, "profile") or (extra or {}).get("profile")
+    if profile is not None:
+        layers.append(_load_yaml(profile_path(preset, str(profile))))
+    if data is not None:
+        layers.append({"data": {"name": data}})
+    if extra:
+        layers.append(extra)
     layers.append(user)
     if _sets_steps_only(extra or {}, user):
         layers.append({"train": {"minutes": None}})  # the user's train.steps beats a preset's wall-clock budget

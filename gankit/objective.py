@@ -143,7 +143,8 @@ class Objective(nn.Module):
         ctx = Context(z=z, y_real=y_real, y_fake=y_fake, d_real=d_real, d_fake=d_fake)
         out.update(_named(self.terms, lambda t: t.d(ctx)))
         score = scorer.score if scorer else _logit
-        critic = LabelledCritic(lambda x: score(D(x, y_real)), lambda x: score(D(x, y_fake)))  # each side's labels
+        critic = LabelledCritic(lambda x: score(D(x, y_real)), lambda x: score(D(x, y_fake)),  # each side's labels
+                                real_score=score(d_real))
         out.update(_named(self.penalties, lambda p: p.loss(critic=critic, real=real, fake=fake, step=step)))
         trick_ctx = TrickContext(step=step, loss=self.loss_name, d_real=d_real, d_fake=d_fake)
         for trick in self.tricks:

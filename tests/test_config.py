@@ -7,9 +7,10 @@ from gankit.config import Config, list_presets, parse_overrides, resolve, valid_
 from gankit.errors import ConfigError
 
 PRESETS = ["aae", "aae-labelled", "acgan", "ali", "began", "bicogan", "bigan", "biggan", "cgan", "cyclegan", "d2gan",
-           "dcgan", "deligan", "dropoutgan", "ebgan", "gan", "glo", "gman", "icgan", "infogan", "lsgan", "madgan", "mgan",
-           "pacdcgan", "pacgan", "pix2pix", "pix2pix-l1", "r3gan", "sagan", "sngan", "srgan", "ssgan", "stargan",
-           "stylegan", "stylegan2", "triplegan", "unrolled", "vae", "vaegan", "wgan", "wgan-gp"]
+           "dcgan", "deligan", "dropoutgan", "ebgan", "gan", "glo", "gman", "icgan", "infogan", "lapgan", "lsgan",
+           "madgan", "mgan", "pacdcgan", "pacgan", "pix2pix", "pix2pix-l1", "progan", "r3gan", "sagan", "sngan",
+           "srgan", "ssgan", "stargan", "stylegan", "stylegan2", "triplegan", "unrolled", "vae", "vaegan", "wgan",
+           "wgan-gp"]
 
 
 def test_list_presets() -> None:
@@ -185,9 +186,9 @@ def test_parse_overrides_nested() -> None:
 
 def test_valid_keys() -> None:
     keys = valid_keys()
-    assert {"train.steps", "optim.lr", "model.attention", "data.name", "loss", "penalties", "recipe_args"} <= set(keys)
+    assert {"train.steps", "optim.lr", "model.attention", "data.name", "loss", "penalties", "recipe_args", "profile"} <= set(keys)
     assert "train" not in keys and "model" not in keys  # sections are not leaf keys
-    assert len(keys) == len(set(keys)) == 77
+    assert len(keys) == len(set(keys)) == 80  # 77, then profile, train.channels_last, train.compile
 
 
 # --- a frozen config; per-group optimiser settings -------------------------------------------------

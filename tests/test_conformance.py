@@ -27,6 +27,8 @@ def tiny_overrides(preset: str) -> list[str]:
     image = [] if cfg.data.name in ("ring8", "grid25") else ["data.image_size=16"]
     if "generators" in cfg.recipe_args:  # a mixture: every generator gets two samples (batch norm)
         extra.append(f"train.batch_size={2 * cfg.recipe_args['generators']}")
+    if cfg.recipe == "progan":
+        extra += GROW_IN_TWO_STEPS
     if cfg.data.name == "stacked-mnist":  # its 1000 classes need all of MNIST; tiny runs use 3-channel digits
         image += ["data.name=digits", "data.channels=3"]
     return TINY + extra + image + TRANSLATION.get(cfg.recipe, [])
@@ -43,10 +45,16 @@ TRANSLATION = {
 }
 
 
+# ProGAN's networks at 16 px have three levels (4, 8, 16 px): step 1 trains the 4 px level (p = 0), step 2 the
+# fade-in of 16 px (p = 1.5: both its output layers and the 8 px blocks), so every layer trains in two steps of 4
+GROW_IN_TWO_STEPS = ["recipe_args.stable_kimg=0", f"recipe_args.fade_kimg={8 / 3 / 1000}"]
+
 # what a recipe needs of the dcgan preset's config: IcGAN and BiCoGAN edit classes, so their G is conditional;
-# stylegan's path-length regulariser needs a style G
+# stylegan's path-length regulariser needs a style G, progan networks that grow
 RECIPE_NEEDS = {"icgan": ["conditional=true"], "bicogan": ["conditional=true"],
-                "stylegan": ["model.arch=stylegan2", "model.g_norm=null", "model.d_norm=null"]}  # a style G
+                "stylegan": ["model.arch=stylegan2", "model.g_norm=null", "model.d_norm=null"],  # a style G
+                "progan": ["model.arch=progan", "model.g_norm=null", "model.d_norm=null", "train.batch_size=4",
+                           *GROW_IN_TWO_STEPS]}
 
 # a trick's arguments where its defaults do not fit the tiny runs
 TRICK_ARGS = {"pack": "{name: pack, m: 2}", "minibatch_discrimination": "{name: minibatch_discrimination, kernels: 4}"}

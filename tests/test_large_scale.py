@@ -7,6 +7,7 @@ checks the truncation trick (class accuracy and domain FID against the untrained
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -151,3 +152,68 @@ def test_cli_sample_with_truncation_and_bad_psi(tmp_path, capsys) -> None:  # no
     bad = tmp_path / "bad.png"
     assert main(["sample", str(out), "--n", "4", "--truncation", "1.5", "--out", str(bad)]) == 2
     assert not bad.exists() and "(0, 1]" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- GPU profiles for image folders
+
+def test_every_gpu_profile_builds_its_networks_at_its_size_and_one_step_runs_at_64px() -> None:
+    """``--profile gpu-64|128|256`` of every large-scale preset resolves, builds G and D for colour images of its size
+    (10 classes, as a labelled folder gives BigGAN) and G's samples pass through D; the 64 px ones also take one
+    training step (batch 2, fp32 on this CPU)."""
+    from gankit.api import build_recipe
+    from gankit.config import list_presets, list_profiles
+    from gankit.types import Batch, DataInfo
+
+    presets = [p for p in list_presets() if list_profiles(p)]
+    assert set(presets) == {"progan", "stylegan", "stylegan2", "biggan", "r3gan"}
+    for preset in presets:
+        assert list_profiles(preset) == ["gpu-128", "gpu-256", "gpu-64"]
+        for profile in list_profiles(preset):
+            cfg = resolve(preset, "path/to/images", [f"profile={profile}", "device=cpu", "amp=null"])
+            size = int(profile.removeprefix("gpu-"))
+            assert cfg.data.image_size == size and cfg.profile == profile and cfg.train.minutes is None
+            seed_all(0)
+            recipe = build_recipe(cfg, DataInfo("folder", (3, size, size), 10, "image"), torch.device("cpu"))
+            if size > 64:
+                continue
+            latent = recipe.sample_latent(2)
+            x = recipe.G(latent.z, latent.y)
+            assert x.shape == (2, 3, size, size) and recipe.D(x, latent.y).logit.shape == (2,), preset
+            terms = recipe.d_step(Batch(x.detach().clamp(-1, 1), latent.y), 1)
+            assert all(bool(torch.isfinite(v)) for v in terms.values()), preset
+    with pytest.raises(ConfigError, match="profile='gpu-512'.*gpu-128, gpu-256, gpu-64"):
+        resolve("stylegan2", None, ["profile=gpu-512"])
+    with pytest.raises(ConfigError, match="preset 'dcgan' has no profiles"):
+        resolve("dcgan", None, ["profile=gpu-64"])
+
+
+def test_the_cli_takes_a_profile_and_refuses_a_bad_one(tmp_path, capsys) -> None:  # noqa: ANN001
+    assert main(["train", "dcgan", "--profile", "gpu-64", "--out", str(tmp_path / "bad"), "device=cpu"]) == 2
+    assert "preset 'dcgan' has no profiles" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert main(["list"]) == 0
+    assert re.search(r"\n  progan +gpu-128, gpu-256, gpu-64\n", capsys.readouterr().out)
+
+
+def test_every_architecture_trains_under_bf16_autocast_on_a_cpu() -> None:
+    """amp=bf16 on a CPU: G's samples and D's gradient for every registered architecture (R3GAN's antialiased
+    downsampling had no bf16 kernel)."""
+    from gankit.nets import ARCHS
+
+    for arch in ARCHS.names():
+        extra = {"g_norm": None, "d_norm": None} if arch in ("r3gan", "stylegan", "stylegan2", "progan") else {}
+        cfg = ModelConfig(arch=arch, g_width=8, d_width=8, **extra)
+        G, D = build_nets(NetSpec((1, 16, 16) if arch != "mlp" else (1, 8, 8), 8), cfg)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            x = G(torch.randn(4, 8))
+            D(x).logit.float().sum().backward()
+        assert torch.isfinite(x.float()).all(), arch
+        assert all(p.grad is None or torch.isfinite(p.grad).all() for p in D.parameters()), arch
+
+
+@pytest.mark.parametrize("preset", ["r3gan", "biggan", "stylegan", "stylegan2", "progan", "lapgan"])
+def test_the_large_scale_presets_train_with_bf16_autocast(preset: str, tmp_path) -> None:  # noqa: ANN001
+    """amp=bf16 through the whole step: penalties, path-length regularisation, ProGAN's growth, LapGAN's levels."""
+    grow = ["recipe_args.stable_kimg=0", f"recipe_args.fade_kimg={8 / 3 / 1000}"] if preset == "progan" else []
+    run = gankit.train(preset, "digits", out=tmp_path / "run", overrides=TINY + grow + [
+        "amp=bf16", "data.image_size=16", "recipe_args.pl_every=1" if preset == "stylegan2" else "seed=0"])
+    assert torch.isfinite(run.sample(2)).all()

@@ -155,7 +155,7 @@ def linear_critic(x: torch.Tensor) -> torch.Tensor:
 
 
 def test_registered_penalties() -> None:
-    assert PENALTIES.names() == ["clip", "gp", "r1", "r2"]
+    assert PENALTIES.names() == ["clip", "drift", "gp", "r1", "r2"]
     assert [PENALTIES.get(n) for n in ("gp", "r1", "r2", "clip")] == [GradientPenalty, R1, R2, WeightClip]
 
 

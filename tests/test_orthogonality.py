@@ -22,14 +22,14 @@ def test_any_loss_and_penalty_on_any_architecture(arch: str, loss: str, penalty:
     overrides = ONE_STEP + [f"model.arch={arch}", f"loss={loss}", f"penalties=[{penalty or ''}]"]
     if arch != "dcgan":
         overrides.append("model.d_norm=null")  # the residual/MLP critics run without batch norm, as in their papers
-    if arch in ("r3gan", "stylegan", "stylegan2"):
-        overrides.append("model.g_norm=null")  # R3GAN's and the style G's layers have no normalisation
+    if arch in ("r3gan", "stylegan", "stylegan2", "progan"):
+        overrides.append("model.g_norm=null")  # R3GAN's, the style G's and ProGAN's layers have no normalisation
     run = gankit.train("dcgan", "digits", out=tmp_path / "r", overrides=overrides)
     assert run.config.model.arch == arch and run.config.loss == loss
     row = (run.path / "metrics.jsonl").read_text().splitlines()[-1]
     values = [v for k, v in __import__("json").loads(row).items() if "/" in k]
     assert values and all(math.isfinite(v) for v in values)
-    if penalty in ("gp", "r1", "r2"):
+    if penalty in ("gp", "r1", "r2", "drift"):
         assert f'"D/{penalty}"' in row
 
 

@@ -28,8 +28,9 @@ DIGITS32 = ["model.g_width=32", "model.d_width=32"]  # the dcgan nets at half wi
 MLP128 = ["model.g_width=128", "model.d_width=128"]  # PacGAN's 2D nets, 128 wide instead of 400 / 200
 FACADES = ["data.image_size=32", "data.limit=32", "model.g_width=16", "model.d_width=16", "recipe_args.n_layers=2"]
 COVERED_IN_TEST_LEARNING = {"gan", "dcgan", "cgan", "pacgan", "pix2pix", "cyclegan", "ebgan", "began", "ssgan", "triplegan", "deligan",
-                            "biggan", "stylegan"}  # biggan: tests/test_large_scale.py, with the truncation trick on the
-# same run; stylegan: tests/test_stylegan.py, with the style-mixing signal
+                            "biggan", "stylegan", "progan", "lapgan"}  # biggan: tests/test_large_scale.py, with the
+# truncation trick on the same run; stylegan: tests/test_stylegan.py, with the style-mixing signal; progan and lapgan:
+# tests/test_progan.py (with the stage grids) and tests/test_lapgan.py (against the pyramid without its refining level)
 # too slow to show a margin within a fast test's budget on 2 CPU cores: `gankit bench quality` only (README table)
 BENCH_ONLY = {
     "wgan": "n_critic 5 with RMSprop at 5e-5: 400 steps (about 28 s of one thread) for fid 199 vs 438 untrained",

@@ -14,7 +14,7 @@ from gankit.bench import learning_scores
 from gankit.cli import main
 from gankit.errors import ConfigError
 from gankit.metrics.ppl import path_lengths as ppl_lengths
-from gankit.metrics.ppl import trimmed_mean
+from gankit.metrics.ppl import feature_distance, trimmed_mean
 from gankit.nets import ModelConfig, NetSpec, build_nets
 from gankit.nets.stylegan import ModulatedConv
 from gankit.recipes.stylegan import path_lengths
@@ -84,7 +84,7 @@ def test_path_lengths_of_a_linear_walk_and_the_trimmed_mean() -> None:
     """ppl's distance for images_at(t) = t v and identity features: ||v||^2 eps^2 / eps^2 = ||v||^2 (images inside
     [-1, 1], where the clamp leaves them)."""
     v = torch.tensor([[0.6, 0.8], [0.1, 0.0]])
-    lengths = ppl_lengths(lambda t: t * v, torch.full((2, 1), 0.3), 1e-2, lambda x: x, seed=0)
+    lengths = ppl_lengths(lambda t: t * v, torch.full((2, 1), 0.3), 1e-2, feature_distance(lambda x: x), seed=0)
     torch.testing.assert_close(lengths, torch.tensor([1.0, 0.01]), rtol=1e-3, atol=1e-4)
     values = np.arange(1.0, 201.0)  # 1..200: the 1st percentile (lower) is 2, the 99th (higher) 199
     assert trimmed_mean(values) == pytest.approx(np.arange(2.0, 200.0).mean())
@@ -163,3 +163,27 @@ def test_path_length_regularisation_lowers_ppl(tmp_path) -> None:  # noqa: ANN00
         ppl[weight] = row["eval/ppl"]
     assert row["protocol"]["ppl"]["space"] == "w (linear)"
     assert ppl[20] < 0.8 * ppl[0], ppl
+
+
+def test_ppl_measures_lpips_where_the_vgg16_weights_are(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """LPIPS through torchmetrics (its linear layers, a VGG16 backbone): zero for equal images, growing with the
+    change; without the ImageNet weights (here: a random backbone stands in for them, the weights cannot be
+    downloaded offline) ppl uses the domain features, and the protocol says which distance it measured."""
+    from gankit.metrics import lpips
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    assert not lpips.available() and lpips.for_ppl(torch.device("cpu")) is None
+    with pytest.raises(FileNotFoundError, match="vgg16-397923af.pth"):
+        lpips.LPIPS(torch.device("cpu"))
+    net = lpips.LPIPS(torch.device("cpu"), imagenet=False)
+    torch.manual_seed(0)
+    a, noise = torch.rand(3, 1, 16, 16) * 2 - 1, torch.randn(3, 1, 16, 16)
+    near, far = net.distance(a, a + 0.05 * noise), net.distance(a, a + 0.5 * noise)
+    assert net.distance(a, a).abs().max() < 1e-6 and near.shape == (3,) and bool((near < far).all())
+    run = gankit.train("stylegan2", "digits", out=tmp_path / "run", overrides=TINY + ["model.g_norm=null",
+                                                                                     "model.d_norm=null"])
+    offline = run.evaluate(["ppl"], n=8, log=False)
+    monkeypatch.setattr(lpips, "for_ppl", lambda device: net)
+    online = run.evaluate(["ppl"], n=8, log=False)
+    assert offline["protocol"]["ppl"]["features"].startswith("domain evaluator")
+    assert online["protocol"]["ppl"]["features"].startswith("LPIPS") and online["eval/ppl"] != offline["eval/ppl"]

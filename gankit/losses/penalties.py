@@ -24,6 +24,7 @@ class Penalty:
 
     weight: float = 1.0
     every: int = 1
+    differentiates_twice = False  # its loss holds a gradient of D (torch.compile cannot back-propagate through it)
 
     def loss(self, *, critic: Critic, real: Tensor, fake: Tensor, step: int) -> Tensor | None:
         """``critic`` scores inputs with the real batch's labels (a ``LabelledCritic`` also with the generated
@@ -40,10 +41,12 @@ class Penalty:
 @dataclass
 class LabelledCritic:
     """A conditional D as a critic: called, it scores inputs with the real batch's labels; ``for_fake`` with the
-    generated batch's (R2 differentiates D at the generated samples, each with its own label)."""
+    generated batch's (R2 differentiates D at the generated samples, each with its own label). ``real_score``:
+    D's score of the real batch itself, already computed for the loss (the drift penalty reads it)."""
 
     for_real: Critic
     for_fake: Critic
+    real_score: Tensor | None = None
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.for_real(x)
@@ -61,6 +64,8 @@ def input_gradient(critic: Critic, x: Tensor) -> Tensor:
 @dataclass
 class GradientPenalty(Penalty):
     """Gulrajani et al. 2017 (WGAN-GP): weight * (||grad D(x_hat)|| - target)^2 on random interpolates."""
+
+    differentiates_twice = True
 
     weight: float = 10.0
     target: float = 1.0
@@ -85,6 +90,8 @@ def gradient_penalty_at(critic: Critic, x: Tensor, *, target: float = 1.0) -> Te
 class R1(Penalty):
     """Mescheder et al. 2018: weight/2 * E||grad D(x)||^2 on real data (every>1: lazy, as StyleGAN2)."""
 
+    differentiates_twice = True
+
     weight: float = 10.0
     every: int = 1
 
@@ -108,6 +115,23 @@ class R2(R1):
     relativistic pairing loss converges locally."""
 
     on_fake = True
+
+
+@PENALTIES.register("drift")
+@dataclass
+class Drift(Penalty):
+    """Karras et al. 2018 (ProGAN): weight * E[D(x)^2] on real data, so a Wasserstein critic's output does not
+    drift far from zero (the paper's epsilon_drift = 0.001)."""
+
+    weight: float = 0.001
+    every: int = 1
+
+    def loss(self, *, critic: Critic, real: Tensor, fake: Tensor, step: int) -> Tensor | None:
+        if not self._active(step):
+            return None
+        score = getattr(critic, "real_score", None)
+        score = critic(real) if score is None else score
+        return self.weight * self.every * score.float().pow(2).mean()
 
 
 @PENALTIES.register("clip")

@@ -6,8 +6,9 @@ images at t and t + eps (eps = 1e-4) are compared in a feature space: PPL = mean
 / eps^2 over the pairs whose value lies between the 1st and 99th percentiles (the paper's trimming). The walk is
 linear in w for a style G (``G.mapping``, the paper's "end" variant is not used: t is uniform) and spherical in z
 for any other noise G. The two images of a pair see the same synthesis noise (the random stream is reset to the
-same state before each). Features: the domain evaluator's (its penultimate layer; offline, recorded in the
-protocol), where the paper uses LPIPS on VGG16 (not available offline).
+same state before each). The distance is the paper's, LPIPS on VGG16 (gankit/metrics/lpips.py), where the VGG16
+weights are in the torch hub cache; otherwise (offline) the squared distance of the domain evaluator's features
+(its penultimate layer). The protocol records which.
 """
 from __future__ import annotations
 
@@ -25,16 +26,19 @@ EPSILON = 1e-4
 TRIM = (1.0, 99.0)  # percentiles kept
 
 
-def path_lengths(images_at, t: Tensor, eps: float, features, seed: int) -> Tensor:  # noqa: ANN001
-    """(B,) squared feature distances over eps^2 between images_at(t) and images_at(t + eps), the same random
-    stream (synthesis noise) for both."""
+def path_lengths(images_at, t: Tensor, eps: float, distance, seed: int) -> Tensor:  # noqa: ANN001
+    """(B,) distance(images_at(t), images_at(t + eps)) / eps^2, the same random stream (synthesis noise) for both."""
     with torch.random.fork_rng(devices=[t.device] if t.device.type == "cuda" else []):
         torch.manual_seed(seed)
         a = images_at(t)
         torch.manual_seed(seed)
         b = images_at(t + eps)
-    fa, fb = features(a.clamp(-1, 1)), features(b.clamp(-1, 1))
-    return (fa - fb).pow(2).sum(dim=1) / eps**2
+    return distance(a.clamp(-1, 1), b.clamp(-1, 1)) / eps**2
+
+
+def feature_distance(features):  # noqa: ANN001, ANN201
+    """The squared Euclidean distance of two batches' features."""
+    return lambda a, b: (features(a) - features(b)).pow(2).sum(dim=1)
 
 
 def trimmed_mean(values: np.ndarray, low: float = TRIM[0], high: float = TRIM[1]) -> float:
@@ -71,18 +75,26 @@ class PerceptualPathLength(Metric):
 
     @torch.no_grad()
     def score(self, inputs: Inputs) -> dict[str, float]:
+        from gankit.metrics import lpips
+
         labeller = inputs.labellers[self.labeller(inputs.setting)]
         values = []
         with generator_in_eval(inputs) as (G, generator):
+            net = lpips.for_ppl(generator.device)
+            if net is not None:  # the paper's distance
+                distance, self.features = net.distance, net.description
+            else:
+                distance = feature_distance(lambda x: labeller.extract(x, len(x))[0])
+                self.features = f"domain evaluator of {self.labeller(inputs.setting)} (penultimate layer; squared " \
+                                f"distance: the VGG16 weights for LPIPS are not at {lpips.vgg16_path()})"
             for start in range(0, inputs.n_fake, inputs.batch_size):
                 b = min(inputs.batch_size, inputs.n_fake - start)
                 images_at, self.space = latent_walk(G, inputs.setting.recipe, b, generator)
                 t = torch.rand(b, 1, device=generator.device, generator=generator)
-                values.append(path_lengths(images_at, t, EPSILON, lambda x: labeller.extract(x, b)[0],
-                                           seed=inputs.setting.cfg.seed + start))
+                values.append(path_lengths(images_at, t, EPSILON, distance, seed=inputs.setting.cfg.seed + start))
         return {"ppl": trimmed_mean(torch.cat(values).double().numpy())}
 
     def protocol(self, inputs: Inputs) -> dict[str, Any]:
         return {"ppl": {"epsilon": EPSILON, "pairs": inputs.n_fake, "trim_percentiles": list(TRIM),
                         "space": getattr(self, "space", None),
-                        "features": f"domain evaluator of {self.labeller(inputs.setting)} (penultimate layer)"}}
+                        "features": getattr(self, "features", None)}}

@@ -18,7 +18,7 @@ ARCHS: Registry[tuple[type[nn.Module], type[nn.Module]]] = Registry("architectur
 class ModelConfig:
     """Network hyperparameters shared by all architectures (the `model.*` config keys)."""
 
-    arch: str = "dcgan"  # mlp | dcgan | resnet | r3gan | biggan | stylegan | stylegan2
+    arch: str = "dcgan"  # mlp | dcgan | resnet | r3gan | biggan | stylegan | stylegan2 | progan
     z_dim: int = 100  # noise dimension (InfoGAN codes are added on top)
     g_width: int = 64  # G channels at full resolution (hidden units for mlp)
     d_width: int = 64  # D channels at full resolution (hidden units for mlp)
@@ -69,6 +69,6 @@ def build_nets(spec: NetSpec, cfg: ModelConfig, *, d_shape: tuple[int, ...] | No
     return G, D
 
 
-from gankit.nets import biggan, dcgan, mlp, r3gan, resnet, stylegan  # noqa: E402,F401  (registers the architectures)
+from gankit.nets import biggan, dcgan, mlp, progan, r3gan, resnet, stylegan  # noqa: E402,F401  (registers the architectures)
 
 __all__ = ["ARCHS", "ModelConfig", "NetSpec", "build_nets"]

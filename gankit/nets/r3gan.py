@@ -81,8 +81,9 @@ class Transition(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.scale > 1:
             return F.interpolate(self.conv(x), scale_factor=self.scale, mode="bilinear", align_corners=False)
-        return self.conv(F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False,
-                                       antialias=True))
+        wide = x.float() if x.dtype == torch.bfloat16 else x  # antialiased resampling has no bf16 kernel on a CPU
+        return self.conv(F.interpolate(wide, scale_factor=self.scale, mode="bilinear", align_corners=False,
+                                       antialias=True).to(x.dtype))
 
 
 def stages(widths: list[int], blocks: int, scale: float) -> nn.Sequential:

@@ -32,29 +32,11 @@ from gankit.errors import ConfigError
 from gankit.nets import ARCHS, ModelConfig, NetSpec
 from gankit.nets.common import image_shape, resolution_plan
 from gankit.nets.resnet import ResNetDiscriminator
+from gankit.nn.layers import EqualLinear, pixel_norm
 
 SLOPE = 0.2
 GAIN = math.sqrt(2.0)  # leaky ReLU's output rescaled to unit variance, as in the official code
 W_AVG_DECAY = 0.995
-
-
-class EqualLinear(nn.Module):
-    """Karras et al. 2018's equalised learning rate: weights stored as N(0, 1/lr_mul^2), scaled at run time by
-    lr_mul / sqrt(fan_in), so Adam's step is the same for every layer (and lr_mul times smaller here)."""
-
-    def __init__(self, fan_in: int, fan_out: int, *, lr_mul: float = 1.0, bias_init: float = 0.0) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(fan_out, fan_in) / lr_mul)
-        self.bias = nn.Parameter(torch.full((fan_out,), bias_init / lr_mul))
-        self.scale, self.lr_mul = lr_mul / math.sqrt(fan_in), lr_mul
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
-
-
-def pixel_norm(x: Tensor) -> Tensor:
-    """Each vector scaled to unit mean square (Karras et al. 2018)."""
-    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
 
 
 class MappingNetwork(nn.Module):
@@ -196,7 +178,7 @@ class StyleGenerator(nn.Module):
         w = self.mapping(z, y)
         if self.training:
             with torch.no_grad():
-                self.w_avg.lerp_(w.detach().mean(0), 1 - W_AVG_DECAY)
+                self.w_avg.lerp_(w.detach().mean(0).to(self.w_avg.dtype), 1 - W_AVG_DECAY)  # float32 under autocast
         ws = w[:, None].expand(-1, self.num_ws, -1)
         if self.training and self.style_mixing > 0:
             ws = self._mixed(ws, y)

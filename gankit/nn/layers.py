@@ -1,6 +1,8 @@
 """Small layers shared by every architecture."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -41,6 +43,39 @@ def norm1d(kind: str | None, features: int, field: str = "model.norm") -> nn.Mod
     if kind in ("layer", "instance"):
         return nn.LayerNorm(features)
     return nn.Identity()
+
+
+class EqualLinear(nn.Module):
+    """Karras et al. 2018's equalised learning rate: weights stored as N(0, 1/lr_mul^2), scaled at run time by
+    lr_mul / sqrt(fan_in), so Adam's step is the same for every layer (and lr_mul times smaller here)."""
+
+    def __init__(self, fan_in: int, fan_out: int, *, lr_mul: float = 1.0, bias_init: float = 0.0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(fan_out, fan_in) / lr_mul)
+        self.bias = nn.Parameter(torch.full((fan_out,), bias_init / lr_mul))
+        self.scale, self.lr_mul = lr_mul / math.sqrt(fan_in), lr_mul
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+
+
+def pixel_norm(x: Tensor) -> Tensor:
+    """Each vector scaled to unit mean square (Karras et al. 2018)."""
+    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class EqualConv2d(nn.Module):
+    """A conv with Karras et al. 2018's equalised learning rate: weights N(0, 1), scaled by 1/sqrt(fan_in) at run
+    time (ProGAN's layers; with the leaky ReLU's gain sqrt(2) applied after the activation by the caller)."""
+
+    def __init__(self, ch_in: int, ch_out: int, k: int, *, padding: int = 0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(ch_out, ch_in, k, k))
+        self.bias = nn.Parameter(torch.zeros(ch_out))
+        self.scale, self.padding = 1 / math.sqrt(ch_in * k * k), padding
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
 
 
 class SelfAttention(nn.Module):

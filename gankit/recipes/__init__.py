@@ -1,6 +1,6 @@
 """Recipes: the generic GAN and the variants whose data flow differs."""
 from gankit.recipes.base import EMA, RECIPES, Latent, Phase, Recipe, register_recipe
-from gankit.recipes import deligan, ensemble, gan, infogan, mixture, stylegan, unrolled  # noqa: F401  (registers the recipes)
+from gankit.recipes import deligan, ensemble, gan, infogan, lapgan, mixture, progan, stylegan, unrolled  # noqa: F401  (registers the recipes)
 from gankit.recipes import cyclegan, pix2pix, srgan, stargan  # noqa: F401  (image-to-image translation)
 from gankit.recipes import ssgan, triplegan  # noqa: F401  (semi-supervised: gankit/recipes/semi_supervised.py)
 from gankit.recipes import energy  # noqa: F401  (auto-encoder discriminators: EBGAN, BEGAN)

@@ -252,6 +252,21 @@ class Recipe(nn.Module):
         y = a.y.repeat_interleave(steps) if a.y is not None else None
         return Latent(z, y)
 
+    def differentiates_twice(self) -> list[str]:
+        """The parts of the loss that hold a gradient of a network (GP, R1: torch.compile cannot train them)."""
+        return [name for name, p in self.objective.penalties.items() if p.differentiates_twice]
+
+    def representative_step(self) -> int:
+        """A generator step whose cost stands for every step of the run when ``train.minutes`` sizes it (the
+        warm-up times steps from there on): 1, except for recipes whose steps grow dearer (ProGAN: its first step
+        fully grown, so a budget is never overrun; the steps at lower resolutions then leave time to spare)."""
+        return 1
+
+    def stage(self, step: int) -> str | None:
+        """The name of the training stage generator step ``step`` belongs to, for recipes that train in stages
+        (ProGAN: "16px fade-in"); the trainer keeps a sample grid at the end of each. Default: None, one stage."""
+        return None
+
     def label_classes(self) -> int:
         """How many values ``labels`` may take in ``sample_latent`` (0: this recipe takes no labels)."""
         return 0

@@ -65,13 +65,16 @@ class StyleGAN(GAN):
         objective = cls.objective_for(cfg)
         return cls(*cls.build(cfg, data, objective), **cls.common_args(cfg, data, objective), **args)
 
+    def differentiates_twice(self) -> list[str]:
+        return super().differentiates_twice() + (["path-length regularisation"] if self.pl_weight else [])
+
     def g_step(self, batch: Batch, step: int) -> LossTerms:
         terms = super().g_step(batch, step)
         if self.pl_weight and step % self.pl_every == 0:
             latent = self.sample_latent(max(len(batch) // 2, 1))
             lengths = path_lengths(getattr(self.G, "module", self.G), latent.z, latent.y)  # under DDP: its module
             with torch.no_grad():
-                self.pl_mean.lerp_(noise.all_reduce_mean(lengths.detach().mean()), self.pl_decay)
+                self.pl_mean.lerp_(noise.all_reduce_mean(lengths.detach().float().mean()), self.pl_decay)
             terms["path_length"] = self.pl_weight * self.pl_every * (lengths - self.pl_mean).pow(2).mean()
             self.record(path_length=lengths.detach().mean())
         return terms

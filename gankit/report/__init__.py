@@ -168,6 +168,14 @@ def write_report(run_path: str | Path) -> Path:
             parts.append(f'<figure><img alt="{path.stem}" src="{_png_data_uri(path.read_bytes())}">'
                          f"<figcaption>{path.stem}</figcaption></figure>")
         parts.append("</div>")
+    stages = sorted(run.samples.glob("stage_*.png"))  # recipes that train in stages (ProGAN): each one's last grid
+    if stages:
+        parts.append("<h2>Samples at the end of each training stage</h2><div>")
+        for path in stages:
+            step, name = path.stem.split("_", 2)[1:]
+            parts.append(f'<figure><img alt="{_esc(path.stem)}" src="{_png_data_uri(path.read_bytes())}">'
+                         f"<figcaption>{_esc(name)} (step {int(step)})</figcaption></figure>")
+        parts.append("</div>")
     if run.config.is_file():
         parts.append(f"<h2>Config</h2><pre>{_esc(run.config.read_text())}</pre>")
     run.write_text(run.report, _page("gankit report", parts))

@@ -176,12 +176,13 @@ class Parallel:
         """After a backward through DDP: every parameter of ``group``'s networks got a gradient. DDP waits for all
         of them, so one the loss never reaches (a head the recipe does not use) would otherwise surface at the
         next forward as torch's "Expected to have finished reduction in the prior iteration". A network of the
-        group the phase never calls (AAE's decoder in the code game) is left alone: DDP waits only after a forward."""
+        group the phase never calls (AAE's decoder in the code game) is left alone: DDP waits only after a forward;
+        so is a network that grows (ProGAN's levels not grown yet): its DDP looks for unused parameters."""
         for key in self.wrapped:
             if self.trains.get(key) != group or key not in self.called:
                 continue
             missing = [name for name, p in self.plain[key].named_parameters() if p.requires_grad and p.grad is None]
-            if missing:
+            if missing and not any(getattr(m, "may_skip_parameters", False) for m in self.plain[key].modules()):
                 raise ConfigError(
                     f"recipe {type(self.recipe).__name__}: under DDP every trained parameter must get a gradient in "
                     f"its phase, but {key}'s {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''} got none "
@@ -212,7 +213,9 @@ def _ddp(net: nn.Module, device: torch.device) -> DistributedDataParallel:
     """DDP without its buffer broadcast in every forward (``sync_buffers`` does it once a step); parameters and
     buffers are still made rank 0's when it is built."""
     quiet = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters  # newer torch renamed it
+    grows = any(getattr(m, "may_skip_parameters", False) for m in net.modules())  # ProGAN's levels not grown yet
     return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
+                                   find_unused_parameters=grows,
                                    **({"forward_sync_buffers": False} if quiet else {"broadcast_buffers": False}))
 
 

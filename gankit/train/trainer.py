@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 import time
 import warnings
@@ -132,6 +133,7 @@ class Trainer:
         phases, times, updates = self.recipe.phases(), [], []
         updates_at = lambda step: sum(phase.repeats_at(step) for phase in phases)  # noqa: E731
         warm_until = time.time() + warmup_seconds(budget)
+        self.step = self.recipe.representative_step() - 1  # this trainer is thrown away after the warm-up
         while len(times) < 5 or time.time() < warm_until:  # the first two steps pay one-off costs: not counted
             self.step += 1
             times.append(_timed(lambda: self.train_step(phases), self.device))
@@ -287,7 +289,9 @@ class Trainer:
         log, sample = self._is_log_step(), self.step % t.sample_every == 0 or last
         evaluating = self.evaluation is not None and (self.step % self.cfg.eval.every == 0 or last)
         checkpoint = self.step % t.checkpoint_every == 0 or last
-        if log or sample or evaluating or checkpoint:
+        stage = self.recipe.stage(self.step)  # the end of a training stage (ProGAN) keeps a grid of its own
+        stage_end = stage is not None and (last or self.recipe.stage(self.step + 1) != stage)
+        if log or sample or evaluating or checkpoint or stage_end:
             self._flush_finite()  # before a row, a sample grid, an evaluation or a checkpoint
         if log:
             row = {"step": self.step, "time": round(time.time() - self._t0, 3)}
@@ -301,6 +305,8 @@ class Trainer:
             self._sums, self._count = {}, 0
         if sample:
             self.save_samples()
+        if stage_end:
+            self.save_samples(stage=stage)
         if evaluating:
             self.evaluate(bar)
         if checkpoint:
@@ -351,11 +357,16 @@ class Trainer:
         if self.symptoms is not None:
             self.run.write_json(self.run.symptoms, self.symptoms.episodes())
 
-    def save_samples(self) -> None:
+    def save_samples(self, stage: str | None = None) -> None:
+        """The fixed-z grid at this step (samples/step_N.png); ``stage``: the grid at the end of a training stage
+        (samples/stage_N_NAME.png, the report's "stages")."""
         if not self.run.main:
             return
         images, nrow = self.recipe.show(self.fixed, self.recipe.generate(self.fixed))
         image = picture(images, nrow=nrow, reference=self.reference)
+        if stage is not None:
+            save_png(image, self.run.samples / f"stage_{self.step:07d}_{re.sub('[^A-Za-z0-9.]+', '-', stage)}.png")
+            return
         save_png(image, self.run.samples / f"step_{self.step:07d}.png")
         self.run.writer().add_image("samples", image, self.step)
 
