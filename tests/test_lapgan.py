@@ -47,7 +47,7 @@ def test_the_pyramid_chains_levels_and_each_level_adds_a_residual(tmp_path: Path
     assert {"D/adv_4px", "D/adv_8px", "G/adv_4px", "G/adv_8px"} <= set(rows[-1])  # one game per level
     latent = run.recipe.fixed_latent(4)
     grid, nrow = run.recipe.show(latent, run.recipe.generate(latent))
-    levels = run.recipe.sampler().pyramid(latent.z)
+    levels = run.recipe.pyramid(latent)
     assert grid.shape == (8, 1, 8, 8) and nrow == 8  # each sample's 2 levels side by side, 4 samples a row
     torch.testing.assert_close(grid[0], F.interpolate(levels[0][:1], size=8, mode="nearest")[0])
     torch.testing.assert_close(grid[1], levels[1][0])

@@ -125,20 +125,25 @@ class LapGAN(GAN):
         return terms
 
     @torch.no_grad()
-    def show(self, latent: Latent, output: Tensor) -> tuple[Tensor, int | None]:
-        """Each sample's pyramid side by side, coarsest first, every level upsampled (nearest) to the full size;
-        four samples a row."""
+    def pyramid(self, latent: Latent, batch_size: int = 256) -> list[Tensor]:
+        """Every level's images, coarse to fine, of the sampler's samples for ``latent`` (eval mode, in chunks)."""
         net = self.sampler()
         was_training = net.training
         net.eval()
         try:
-            levels = [torch.cat(parts) for parts in zip(*(net.pyramid(part.z, part.y)
-                                                         for part in (latent[i:i + 256] for i in range(0, len(latent), 256))))]
+            chunks = [net.pyramid(part.z, part.y) for part in (latent[i:i + batch_size]
+                                                             for i in range(0, len(latent), batch_size))]
         finally:
             net.train(was_training)
+        return [torch.cat(level) for level in zip(*chunks)]
+
+    def show(self, latent: Latent, output: Tensor) -> tuple[Tensor, int | None]:
+        """Each sample's pyramid side by side, coarsest first, every level upsampled (nearest) to the full size;
+        four samples a row."""
+        levels = self.pyramid(latent)
         size = levels[-1].shape[-1]
         shown = [F.interpolate(img, size=(size, size), mode="nearest") for img in levels]
-        return torch.stack(shown, dim=1).flatten(0, 1), 4 * len(levels)
+        return torch.stack(shown, dim=1).flatten(0, 1), 4 * len(levels)  # (n * levels, C, size, size)
 
 
 __all__ = ["LapGAN", "PyramidArgs"]
