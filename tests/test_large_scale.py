@@ -172,6 +172,7 @@ def test_every_gpu_profile_builds_its_networks_at_its_size_and_one_step_runs_at_
             cfg = resolve(preset, "path/to/images", [f"profile={profile}", "device=cpu", "amp=null"])
             size = int(profile.removeprefix("gpu-"))
             assert cfg.data.image_size == size and cfg.profile == profile and cfg.train.minutes is None
+            assert cfg.eval.split == "train"  # FID against the training images: a plain folder has no test split
             seed_all(0)
             recipe = build_recipe(cfg, DataInfo("folder", (3, size, size), 10, "image"), torch.device("cpu"))
             if size > 64:
