@@ -16,6 +16,7 @@ from gankit.config import Config
 from gankit.distributed import SHARED
 from gankit.errors import ConfigError, GankitError
 from gankit.recipes import RECIPES, InfoGAN, Latent, Recipe
+from gankit.recipes.base import eval_mode
 from gankit.recipes.encoding import Encoding
 from gankit.recipes.translation import Translation
 from gankit.train.checkpoint import LATEST, check_world_size, load_checkpoint, saved_world_size
@@ -122,15 +123,12 @@ class Run:
             raise ConfigError(f"--cutoff={cut}: the first fine layer, in 1..{G.num_ws - 1} (G has {G.num_ws} styles)")
         generator = self._generator(0 if seed is None else seed)
         a, b = (self.recipe.sample_latent(k, generator=generator) for k in (rows, cols))
-        was_training = G.training
-        G.eval()
-        with torch.no_grad():
+        with torch.no_grad(), eval_mode(G):
             wa, wb = G.styles(a.z, a.y), G.styles(b.z, b.y)
             ia, ib = G.synthesize(wa), G.synthesize(wb)
             coarse = wa[:, None].expand(-1, cols, -1, -1).flatten(0, 1)  # (rows * cols, num_ws, W): row i's A
             fine = wb[None].expand(rows, -1, -1, -1).flatten(0, 1)  # column j's B
             cells = G.synthesize(mix_styles(coarse, fine, cut)).view(rows, cols, *ia.shape[1:])
-        G.train(was_training)
         blank = torch.full_like(ia[:1], -1.0)
         grid = [blank, ib] + [torch.cat([ia[i:i + 1], cells[i]]) for i in range(rows)]
         return picture(torch.cat(grid).float().cpu(), nrow=cols + 1)

@@ -134,14 +134,11 @@ def generator_in_eval(inputs: Inputs) -> Iterator[tuple[Any, Any]]:
     mode restored after) and a random generator on G's device seeded with eval.seed."""
     import torch
 
-    G = inputs.setting.recipe.sampler()
-    was_training = G.training
-    G.eval()
-    try:
+    from gankit.recipes.base import eval_mode
+
+    with eval_mode(inputs.setting.recipe.sampler()) as G:
         device = next(G.parameters()).device
         yield G, torch.Generator(device=device).manual_seed(inputs.setting.cfg.seed)
-    finally:
-        G.train(was_training)
 
 
 METRICS: Registry[type[Metric]] = Registry("metric")

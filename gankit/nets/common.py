@@ -44,6 +44,21 @@ def resolution_plan(size: int, arch: str) -> tuple[int, int]:
     return base, n_up
 
 
+def stage_widths(width: int, n_up: int) -> list[int]:
+    """Channels at each resolution from the base (index 0) to the full size (index n_up): ``width`` at full
+    resolution, doubling per halving, at most 4 x width."""
+    return [width * 2 ** min(n_up - i, 2) for i in range(n_up + 1)]
+
+
+def refuse_settings(cfg, fields: tuple[str, ...], why: str) -> None:  # noqa: ANN001  (ModelConfig)
+    """An architecture without some layers refuses a config asking for them: ConfigError with ``why`` and, for each
+    ``model.<field>`` of ``fields`` that is set, the value to give it instead."""
+    asked = [field for field in fields if getattr(cfg, field)]
+    if asked:
+        raise ConfigError(f"{why}: set " + ", ".join(f"model.{f}=" + ("false" if "spectral" in f else "null")
+                                                      for f in asked))
+
+
 class DHead(nn.Module):
     """The top of every discriminator: logit, optional label projection, optional auxiliary head."""
 

@@ -24,10 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.errors import ConfigError
 from gankit.nets import ARCHS, ModelConfig, NetSpec
-from gankit.nets.common import DHead, conditioned_latent, image_shape, resolution_plan
-from gankit.nets.r3gan import stage_widths
+from gankit.nets.common import (DHead, conditioned_latent, image_shape, refuse_settings, resolution_plan,
+                                 stage_widths)
 from gankit.nn import LabelInput
 from gankit.nn.batch import minibatch_stddev
 from gankit.nn.layers import EqualConv2d, EqualLinear, pixel_norm
@@ -48,17 +47,6 @@ def level_and_alpha(p: float) -> tuple[int, float]:
     return level, 1.0 - (level - p)
 
 
-def _refuse_extras(cfg: ModelConfig) -> None:
-    asked = [key for key, value in (("model.g_norm", cfg.g_norm), ("model.d_norm", cfg.d_norm),
-                                    ("model.g_spectral_norm", cfg.g_spectral_norm),
-                                    ("model.d_spectral_norm", cfg.d_spectral_norm),
-                                    ("model.attention", cfg.attention)) if value]
-    if asked:
-        raise ConfigError("model.arch=progan normalises G with pixelwise feature norm and D with nothing (its "
-                          "WGAN-GP loss wants an unnormalised critic): set "
-                          + ", ".join(f"{k}=" + ("false" if "spectral" in k else "null") for k in asked))
-
-
 class Growing(nn.Module):
     """A network that grows: ``growth`` (a buffer, so checkpoints and the EMA copy keep it) and its Python mirror;
     its resolution plan (``base`` px doubled ``levels`` times) and the channels at each level (``widths``)."""
@@ -67,7 +55,9 @@ class Growing(nn.Module):
 
     def __init__(self, spec: NetSpec, cfg: ModelConfig, width: int) -> None:
         super().__init__()
-        _refuse_extras(cfg)
+        refuse_settings(cfg, ("g_norm", "d_norm", "g_spectral_norm", "d_spectral_norm", "attention"),
+                        "model.arch=progan normalises G with pixelwise feature norm and D with nothing (its WGAN-GP "
+                        "loss wants an unnormalised critic)")
         self.channels, size = image_shape(spec.sample_shape, "progan")
         self.base, self.levels = resolution_plan(size, "progan")
         self.widths = stage_widths(width, self.levels)  # base (index 0) -> full size (index levels)

@@ -20,31 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.errors import ConfigError
 from gankit.nets import ARCHS, ModelConfig, NetSpec
-from gankit.nets.common import DHead, conditioned_latent, image_shape, resolution_plan
+from gankit.nets.common import (DHead, conditioned_latent, image_shape, refuse_settings, resolution_plan,
+                                 stage_widths)
 from gankit.nn import LabelInput
 from gankit.types import DOut
 
 EXPANSION = 2  # the bottleneck's widening
 GROUP_WIDTH = 16  # channels in each group of the grouped 3x3 conv
 SLOPE = 0.2  # leaky ReLU
-
-
-def refuse_extras(cfg: ModelConfig) -> None:
-    """R3GAN's networks have no normalisation, spectral norm or attention: a config asking for them is refused."""
-    asked = [key for key, value in (("model.g_norm", cfg.g_norm), ("model.d_norm", cfg.d_norm),
-                                    ("model.g_spectral_norm", cfg.g_spectral_norm),
-                                    ("model.d_spectral_norm", cfg.d_spectral_norm)) if value]
-    if asked:
-        raise ConfigError(f"model.arch=r3gan has no normalisation layers (its penalties r1 and r2 stabilise it): "
-                          f"set {', '.join(f'{k}=' + ('false' if 'spectral' in k else 'null') for k in asked)}")
-
-
-def stage_widths(width: int, n_up: int) -> list[int]:
-    """Channels at each resolution from the base (index 0) to the full size (index n_up): ``width`` at full
-    resolution, doubling per halving, at most 4 x width."""
-    return [width * 2 ** min(n_up - i, 2) for i in range(n_up + 1)]
 
 
 class ResidualBlock(nn.Module):
@@ -112,7 +96,8 @@ class R3GenerativeBasis(nn.Module):
 class R3Generator(nn.Module):
     def __init__(self, spec: NetSpec, cfg: ModelConfig) -> None:
         super().__init__()
-        refuse_extras(cfg)
+        refuse_settings(cfg, ("g_norm", "d_norm", "g_spectral_norm", "d_spectral_norm"), "model.arch=r3gan has no "
+                        "normalisation layers (its penalties r1 and r2 stabilise it)")
         channels, size = image_shape(spec.sample_shape, "r3gan")
         base, n_up = resolution_plan(size, "r3gan")
         widths = stage_widths(cfg.g_width, n_up)

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from gankit import distributed as noise
 from gankit.errors import ConfigError
 from gankit.nets import ARCHS, ModelConfig, NetSpec
-from gankit.nets.common import image_shape, resolution_plan
+from gankit.nets.common import image_shape, refuse_settings, resolution_plan, stage_widths
 from gankit.nets.resnet import ResNetDiscriminator
 from gankit.nn.layers import EqualLinear, pixel_norm
 
@@ -151,14 +151,13 @@ class StyleGenerator(nn.Module):
     def __init__(self, spec: NetSpec, cfg: ModelConfig) -> None:
         super().__init__()
         arch = "stylegan2" if self.version == 2 else "stylegan"
-        if cfg.g_norm is not None or cfg.g_spectral_norm or cfg.attention is not None:
-            raise ConfigError(f"model.arch={arch}: G's layers are styled by w, with no normalisation, spectral norm "
-                              "or attention: set model.g_norm=null, model.g_spectral_norm=false, model.attention=null")
+        refuse_settings(cfg, ("g_norm", "g_spectral_norm", "attention"),
+                        f"model.arch={arch}: G's layers are styled by w, with no normalisation, spectral norm or attention")
         if not 0 <= cfg.style_mixing <= 1:
             raise ConfigError(f"model.style_mixing={cfg.style_mixing}: a probability in [0, 1] (the paper: 0.9)")
         channels, size = image_shape(spec.sample_shape, arch)
         base, n_up = resolution_plan(size, arch)
-        widths = [cfg.g_width * 2 ** min(n_up - i, 2) for i in range(n_up + 1)]  # base -> full size, at most 4x
+        widths = stage_widths(cfg.g_width, n_up)  # base -> full size
         w_dim, self.num_classes, self.style_mixing = spec.z_dim, spec.g_classes, cfg.style_mixing
         self.mapping = MappingNetwork(spec.z_dim, spec.g_classes, cfg.mapping_layers)
         self.const = nn.Parameter(torch.randn(widths[0], base, base))

@@ -5,8 +5,9 @@ named loss terms that the trainer sums, back-propagates, checks and logs.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -319,19 +320,26 @@ class Recipe(nn.Module):
         self.stats.update(values)
 
 
-@torch.no_grad()
-def run_generator(net: nn.Module, latent: Latent, batch_size: int = 256) -> Tensor:
-    """net(z, y) over ``latent`` in chunks and in eval mode (memory does not grow with n); restores net's mode."""
+@contextlib.contextmanager
+def eval_mode(net: nn.Module) -> Iterator[nn.Module]:
+    """``net`` in eval mode, its own mode restored after (also when the body raises)."""
     was_training = net.training
     net.eval()
     try:
+        yield net
+    finally:
+        net.train(was_training)
+
+
+@torch.no_grad()
+def run_generator(net: nn.Module, latent: Latent, batch_size: int = 256) -> Tensor:
+    """net(z, y) over ``latent`` in chunks and in eval mode (memory does not grow with n); restores net's mode."""
+    with eval_mode(net):
         outs = []
         for start in range(0, len(latent), batch_size):
             part = latent[start:start + batch_size]
             outs.append(net(part.input, part.y) if part.psi is None else net(part.input, part.y, psi=part.psi))
         return torch.cat(outs)
-    finally:
-        net.train(was_training)
 
 
 def ranking_accuracy(*, real: Tensor, fake: Tensor) -> Tensor:
@@ -365,4 +373,4 @@ def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
 
 
 __all__ = ["RECIPES", "register_recipe", "Recipe", "Phase", "Latent", "EMA", "LossTerms", "slerp", "check_recipe_args",
-           "run_generator", "ranking_accuracy"]
+           "eval_mode", "run_generator", "ranking_accuracy"]

@@ -21,7 +21,7 @@ import math
 import torch
 from torch import Tensor
 
-from gankit.recipes.base import Latent
+from gankit.recipes.base import Latent, eval_mode
 
 
 class Encoding:
@@ -36,12 +36,8 @@ class Encoding:
     @torch.no_grad()
     def encode_all(self, x: Tensor, batch_size: int = 256) -> Latent:
         """``encode`` over ``x`` in chunks and in eval mode (the recipe's mode is restored)."""
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             parts = [self.encode(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-        finally:
-            self.train(was_training)
         ys = [p.y for p in parts]
         return Latent(torch.cat([p.z for p in parts]), None if ys[0] is None else torch.cat(ys))
 

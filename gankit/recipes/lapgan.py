@@ -21,7 +21,7 @@ from gankit.errors import ConfigError
 from gankit.nets import ARCHS, build_nets
 from gankit.nets.lapgan import LaplacianGenerator, Refiner, gaussian_pyramid
 from gankit.objective import Accepts
-from gankit.recipes.base import Latent, LossTerms, check_recipe_args, register_recipe
+from gankit.recipes.base import Latent, LossTerms, check_recipe_args, eval_mode, register_recipe
 from gankit.recipes.gan import GAN
 from gankit.tricks import TRICKS
 from gankit.types import Batch
@@ -127,14 +127,9 @@ class LapGAN(GAN):
     @torch.no_grad()
     def pyramid(self, latent: Latent, batch_size: int = 256) -> list[Tensor]:
         """Every level's images, coarse to fine, of the sampler's samples for ``latent`` (eval mode, in chunks)."""
-        net = self.sampler()
-        was_training = net.training
-        net.eval()
-        try:
+        with eval_mode(self.sampler()) as net:
             chunks = [net.pyramid(part.z, part.y) for part in (latent[i:i + batch_size]
                                                              for i in range(0, len(latent), batch_size))]
-        finally:
-            net.train(was_training)
         return [torch.cat(level) for level in zip(*chunks)]
 
     def show(self, latent: Latent, output: Tensor) -> tuple[Tensor, int | None]:

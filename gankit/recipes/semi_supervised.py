@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from gankit import distributed as noise
 from gankit.errors import ConfigError
 from gankit.nets import ModelConfig, NetSpec, build_nets
+from gankit.recipes.base import eval_mode
 from gankit.recipes.gan import GAN
 from gankit.types import DOut
 
@@ -152,16 +153,11 @@ class SemiSupervised(GAN):
 @torch.no_grad()
 def accuracy(recipe: SemiSupervised, x: Tensor, y: Tensor, batch_size: int = 500) -> float:
     """Share of images x (N, C, H, W) the recipe's classifier (in eval mode) puts in their class y (N,)."""
-    net = recipe.classifier
-    was_training = net.training
-    net.eval()
     device, right = recipe.labelled.y.device, 0
-    try:
+    with eval_mode(recipe.classifier):
         for start in range(0, len(x), batch_size):
             predicted = recipe.classify(x[start:start + batch_size].to(device)).argmax(1).cpu()  # (b,)
             right += int((predicted == y[start:start + batch_size].cpu()).sum())
-    finally:
-        net.train(was_training)
     return right / len(x)
 
 

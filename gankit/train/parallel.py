@@ -182,7 +182,7 @@ class Parallel:
             if self.trains.get(key) != group or key not in self.called:
                 continue
             missing = [name for name, p in self.plain[key].named_parameters() if p.requires_grad and p.grad is None]
-            if missing and not any(getattr(m, "may_skip_parameters", False) for m in self.plain[key].modules()):
+            if missing and not _may_skip_parameters(self.plain[key]):
                 raise ConfigError(
                     f"recipe {type(self.recipe).__name__}: under DDP every trained parameter must get a gradient in "
                     f"its phase, but {key}'s {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''} got none "
@@ -213,10 +213,14 @@ def _ddp(net: nn.Module, device: torch.device) -> DistributedDataParallel:
     """DDP without its buffer broadcast in every forward (``sync_buffers`` does it once a step); parameters and
     buffers are still made rank 0's when it is built."""
     quiet = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters  # newer torch renamed it
-    grows = any(getattr(m, "may_skip_parameters", False) for m in net.modules())  # ProGAN's levels not grown yet
     return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
-                                   find_unused_parameters=grows,
+                                   find_unused_parameters=_may_skip_parameters(net),
                                    **({"forward_sync_buffers": False} if quiet else {"broadcast_buffers": False}))
+
+
+def _may_skip_parameters(net: nn.Module) -> bool:
+    """Whether a forward of ``net`` may leave some of its parameters out (ProGAN's levels not grown yet)."""
+    return any(getattr(m, "may_skip_parameters", False) for m in net.modules())
 
 
 def _coalesced(tensors: list[Tensor], *, average: bool) -> None:
