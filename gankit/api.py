@@ -283,6 +283,7 @@ def seed_everything(seed: int) -> None:
 
 def build_recipe(cfg: Config, data: DataInfo, device: torch.device) -> Recipe:
     """The recipe named by the config, with networks for ``data``, on ``device``."""
+    check_data_kind(cfg, data)
     seed_everything(cfg.seed)
     recipe = RECIPES.get(cfg.recipe).create(cfg, data).to(device)
     if cfg.train.channels_last:
@@ -297,6 +298,17 @@ def build_recipe(cfg: Config, data: DataInfo, device: torch.device) -> Recipe:
         for net in recipe.networks().values():
             net.compile()  # in place: the state dict, and so the checkpoints, are unchanged
     return recipe
+
+
+def check_data_kind(cfg: Config, data: DataInfo) -> None:
+    """A clear error for a recipe on data of a kind it does not train on (an image GAN on text, SeqGAN on images)."""
+    kinds = RECIPES.get(cfg.recipe).data_kinds
+    if data.kind in kinds:
+        return
+    takers = sorted(name for name in RECIPES if data.kind in RECIPES.get(name).data_kinds)
+    raise ConfigError(f"preset {cfg.preset!r} (recipe {cfg.recipe!r}) trains on {' or '.join(kinds)} data, but data "
+                      f"set {data.name!r} is {data.kind} data; use a recipe for {data.kind} data "
+                      f"({', '.join(takers) or 'none yet'}) or a data set of {' or '.join(kinds)}")
 
 
 def load(run_dir: str | Path, *, device: str = "auto", checkpoint: str | Path | None = None) -> Run:
@@ -419,8 +431,7 @@ def _fit(cfg: Config, run: RunDir, *, resume: bool, started: float | None = None
         dataset = load_dataset(cfg.data.name, split=cfg.data.split, image_size=cfg.data.image_size,
                                channels=cfg.data.channels, root=cfg.data.root, limit=cfg.data.limit, seed=cfg.seed,
                                pairing=cfg.data.pairing, domains=cfg.data.domains).to(device)
-    info = DataInfo(dataset.name, dataset.sample_shape, dataset.num_classes, dataset.kind, dataset.class_names,
-                    source_shape=dataset.source_shape, pairing=dataset.pairing, size=len(dataset))
+    info = DataInfo.of(dataset)
     recipe = _build_for_rank(cfg, info, device, dataset)
     reference = dataset.x[:2000] if dataset.kind == "points" else None
     evaluation = _evaluation(cfg, info, recipe, device)

@@ -253,7 +253,7 @@ def supervised_only(cfg) -> Baseline:  # noqa: ANN001  (Config)
     d = cfg.data
     data = load_dataset(d.name, split=d.split, image_size=d.image_size, channels=d.channels, root=d.root,
                         limit=d.limit, seed=cfg.seed).to(device)
-    info = DataInfo(data.name, data.sample_shape, data.num_classes, data.kind, data.class_names)
+    info = DataInfo.of(data)
     recipe = build_recipe(cfg, info, device)
     if not isinstance(recipe, SemiSupervised):
         raise ConfigError(f"supervised_only: recipe {cfg.recipe!r} is not semi-supervised (ssgan, triplegan)")

@@ -46,21 +46,32 @@ class DataInfo:
     name: str
     sample_shape: tuple[int, ...]
     num_classes: int
-    kind: str  # "image" or "points"
+    kind: str  # "image", "points", "text", "sequence" or "interactions" (gankit.data.dataset.KINDS)
     class_names: list[str] | None = None
     source_shape: tuple[int, ...] | None = None  # shape of one source image a (C', H, W); None without one
     pairing: str | None = None  # None | "paired" | "unpaired"
     size: int | None = None  # training samples (GLO learns one code each); None where unknown
+    tokens: list[str] | None = None  # text: the vocabulary (token id -> word), so a loaded run decodes as it trained
+    table: tuple[int, int] | None = None  # interactions: (users, items) of the feedback matrix
 
     def to_dict(self) -> dict:
         source = None if self.source_shape is None else list(self.source_shape)
         return {"name": self.name, "sample_shape": list(self.sample_shape), "num_classes": self.num_classes,
                 "kind": self.kind, "class_names": self.class_names, "source_shape": source,
-                "pairing": self.pairing, "size": self.size}
+                "pairing": self.pairing, "size": self.size, "tokens": self.tokens,
+                "table": None if self.table is None else list(self.table)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataInfo":
         """Read a saved dict; checkpoints written before source_shape/pairing/size existed load with None."""
-        source = d.get("source_shape")
+        source, table = d.get("source_shape"), d.get("table")
         return cls(d["name"], tuple(d["sample_shape"]), int(d["num_classes"]), d["kind"], d.get("class_names"),
-                   None if source is None else tuple(source), d.get("pairing"), d.get("size"))
+                   None if source is None else tuple(source), d.get("pairing"), d.get("size"), d.get("tokens"),
+                   None if table is None else tuple(table))
+
+    @classmethod
+    def of(cls, data) -> "DataInfo":  # noqa: ANN001  (gankit.data.Dataset)
+        """What the networks are built for, from a loaded data set."""
+        return cls(data.name, data.sample_shape, data.num_classes, data.kind, data.class_names,
+                   source_shape=data.source_shape, pairing=data.pairing, size=len(data), tokens=data.tokens,
+                   table=data.table)

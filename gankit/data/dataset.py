@@ -11,13 +11,16 @@ from torchvision.transforms.v2 import functional as TF
 from gankit.errors import DataError
 
 SPLITS = ("train", "test", "all")
-KINDS = ("image", "points")
+KINDS = ("image", "points", "text", "sequence", "interactions")
 PAIRINGS = ("paired", "unpaired")
 
 
 @dataclass
 class Dataset:
-    """A whole data set in memory: images (N, C, H, W) in [-1, 1] or points (N, 2), labels (N,) or None.
+    """A whole data set in memory, labels (N,) or None, and x by kind: "image" (N, C, H, W) in [-1, 1], "points"
+    (N, 2), "text" (N, T) int64 token ids (each sentence ends with <eos>, then padding; ``tokens`` is the
+    vocabulary), "sequence" (N, T, F) float32 continuous sequences, "interactions" (N, 2) int64 (user, item) rows of
+    an implicit-feedback matrix of ``table`` = (users, items).
 
     a: source-domain images (M, C', H, W) for image-to-image translation, or None. With pairing
        "paired", a[i] is the input whose target is x[i] (M == N); with "unpaired", a is an independent
@@ -32,6 +35,8 @@ class Dataset:
     class_names: list[str] | None = None
     a: torch.Tensor | None = None
     pairing: str | None = None
+    tokens: list[str] | None = None  # text: the vocabulary, token id -> word (gankit/data/text.py)
+    table: tuple[int, int] | None = None  # interactions: (users, items)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -43,6 +43,8 @@ class DatasetLoader(Protocol):
 
 
 DATASETS: Registry[DatasetLoader] = Registry("data set", error=DataError)
+KIND_WORDS = {"image": "image", "points": "2D point", "text": "text", "sequence": "continuous-sequence",
+              "interactions": "user-item interaction"}
 
 DIGITS_TRAIN_SIZE = 1500
 DIGITS_SPLIT_SEED = 0  # fixed, independent of ``seed``: the train/test split must never move
@@ -197,9 +199,10 @@ def _finish(data: Dataset, *, image_size: int | None, channels: int | None,
     """Apply limit, then resize and channel conversion to image data."""
     if limit is not None:
         data = subset(data, limit, seed)
-    if data.kind == "points":
+    if data.kind != "image":
         if image_size is not None or channels is not None:
-            raise DataError(f"{data.name!r} is a 2D point data set; image_size and channels must be None")
+            raise DataError(f"{data.name!r} is a {KIND_WORDS[data.kind]} data set, not images; data.image_size and "
+                            "data.channels must be null")
         return data
     if image_size is not None:
         data = resize_images(data, image_size)

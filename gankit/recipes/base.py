@@ -54,6 +54,7 @@ class Latent:
     target: Tensor | None = None  # paired translation: the ground truth shown beside and scored against G(source)
     source: Tensor | None = None  # translation: the images G translates
     psi: float | None = None  # the truncation trick in a style G's w space (``GAN.truncate``): G(z, y, psi=psi)
+    temperature: float | None = None  # sequence generators: the sampling temperature, G(z, y, temperature=t)
 
     @property
     def input(self) -> Tensor:
@@ -67,7 +68,11 @@ class Latent:
 
     def __getitem__(self, part: slice) -> "Latent":
         return Latent(_part(self.z, part), _part(self.y, part), _part(self.target, part), _part(self.source, part),
-                      self.psi)
+                      self.psi, self.temperature)
+
+    def options(self) -> dict[str, float]:
+        """The keyword arguments G is called with besides (input, y): psi and temperature when set."""
+        return {k: v for k, v in (("psi", self.psi), ("temperature", self.temperature)) if v is not None}
 
     def to_dict(self) -> dict[str, Tensor | None]:
         return {"z": self.z, "y": self.y, "target": self.target, "source": self.source}
@@ -157,6 +162,7 @@ class Recipe(nn.Module):
 
     paper: str = ""
     accepts: Accepts = ACCEPTS_ALL
+    data_kinds: tuple[str, ...] = ("image", "points")  # the data set kinds it trains on (gankit.data.dataset.KINDS)
     G: nn.Module
     D: nn.Module
 
@@ -241,6 +247,11 @@ class Recipe(nn.Module):
     def show(self, latent: Latent, output: Tensor) -> tuple[Tensor, int | None]:
         """What a sample grid shows of G's output on ``latent``, and the grid's row length (None: square)."""
         return output, None
+
+    def describe(self, output: Tensor) -> list[str] | None:
+        """G's output as lines of text (the text recipes decode their sentences), or None: the samples are
+        pictures (``show``). The trainer then keeps samples/step_N.txt instead of a grid."""
+        return None
 
 
     def walk(self, rows: int, steps: int, *, code: str | None = None, generator: torch.Generator | None = None) -> Latent:
@@ -338,7 +349,7 @@ def run_generator(net: nn.Module, latent: Latent, batch_size: int = 256) -> Tens
         outs = []
         for start in range(0, len(latent), batch_size):
             part = latent[start:start + batch_size]
-            outs.append(net(part.input, part.y) if part.psi is None else net(part.input, part.y, psi=part.psi))
+            outs.append(net(part.input, part.y, **part.options()))
         return torch.cat(outs)
 
 

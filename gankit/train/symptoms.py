@@ -294,7 +294,7 @@ class SampleProbe:
 
     def __init__(self, real: Tensor, n_real: int = 256) -> None:
         index = torch.linspace(0, len(real) - 1, min(n_real, len(real)), device=real.device).round().long()
-        self.real_spread = max(float(mean_pairwise_distance(real[index])), 1e-12)  # once, at start
+        self.real_spread = max(float(mean_pairwise_distance(real[index].flatten(1).float())), 1e-12)  # once, at start
         self.previous: Tensor | None = None  # the last probe's samples (B, D)
 
     def __call__(self, samples: Tensor) -> dict[str, float]:

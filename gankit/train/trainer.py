@@ -362,13 +362,25 @@ class Trainer:
         (samples/stage_N_NAME.png, the report's "stages")."""
         if not self.run.main:
             return
-        images, nrow = self.recipe.show(self.fixed, self.recipe.generate(self.fixed))
+        output = self.recipe.generate(self.fixed)
+        lines = self.recipe.describe(output)
+        if lines is not None:  # text: the decoded sentences, one a line
+            name = f"step_{self.step:07d}.txt" if stage is None else f"stage_{self.step:07d}_{_slug(stage)}.txt"
+            self.run.write_text(self.run.samples / name, "".join(f"{line}\n" for line in lines))
+            self.run.writer().add_text("samples", "\n\n".join(lines[:16]), self.step)
+            return
+        images, nrow = self.recipe.show(self.fixed, output)
         image = picture(images, nrow=nrow, reference=self.reference)
         if stage is not None:
-            save_png(image, self.run.samples / f"stage_{self.step:07d}_{re.sub('[^A-Za-z0-9.]+', '-', stage)}.png")
+            save_png(image, self.run.samples / f"stage_{self.step:07d}_{_slug(stage)}.png")
             return
         save_png(image, self.run.samples / f"step_{self.step:07d}.png")
         self.run.writer().add_image("samples", image, self.step)
+
+
+def _slug(stage: str) -> str:
+    """A stage name as part of a file name."""
+    return re.sub("[^A-Za-z0-9.]+", "-", stage)
 
 
 def configure_determinism(deterministic: bool) -> None:
