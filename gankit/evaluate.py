@@ -124,6 +124,7 @@ class Evaluation:
         real = subset(real, cfg.n, cfg.seed)  # as many real samples as generated ones, when the split has them
         self.n_real = len(real)
         self.real_data = real.to(device) if isinstance(recipe, Translation) else None  # translation recipes' inputs
+        self.real_samples = real.x.cpu() if Need.REAL_SAMPLES in self.needs else None
         self.extractor = (load_extractor(cfg.features, data, data_cfg, device, train_missing)
                           if self.needs & FEATURE_NEEDS else None)
         self._check_class_probs()
@@ -235,6 +236,7 @@ class Evaluation:
         return Inputs(setting=replace(self.setting, recipe=recipe), n_real=self.n_real, n_fake=len(latent),
                       extractor=self.extractor, real=self.real, fake=fake, train=self.train,
                       samples=distributed.all_gather_rows(torch.cat(samples)) if samples else None,
+                      real_samples=self.real_samples,
                       labels=labels.cpu() if labels is not None and Need.LABELS in needs else None,
                       latent=latent if Need.PAIRS in needs else None,
                       baseline=self._baseline(recipe, latent) if Need.BASELINE in needs else None,

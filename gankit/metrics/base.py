@@ -45,6 +45,7 @@ class Need(enum.Enum):
     CLASS_PROBS = "the feature network's class probabilities of the samples (its class head)"
     TRAIN_ROWS = f"feature rows of up to {TRAIN_IMAGES:,} images of the training split (data.split)"
     SAMPLES = "the generated samples, (n, ...) on the CPU (images clamped to [-1, 1])"
+    REAL_SAMPLES = "the reference split's samples themselves, (n_real, ...) on the CPU (texts, sequences, interactions)"
     LABELS = "the class (or code) each sample was asked for, (n,)"
     LABELLER = "a domain classifier's predicted classes of the samples (the data set named by Metric.labeller)"
     PAIRS = "G's inputs and, for paired translation, the target of each input (the Latent)"
@@ -85,6 +86,7 @@ class Inputs:
     fake: Features | None  # the generated samples
     train: Tensor | None = None  # Need.TRAIN_ROWS: (n_train, D)
     samples: Tensor | None = None  # Need.SAMPLES
+    real_samples: Tensor | None = None  # Need.REAL_SAMPLES
     labels: Tensor | None = None  # Need.LABELS, on the CPU
     latent: Latent | None = None  # Need.PAIRS
     baseline: Tensor | None = None  # Need.BASELINE
