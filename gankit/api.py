@@ -76,34 +76,49 @@ class Run:
         return labels
 
     def latent(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None,
-               truncation: float | None = None) -> Latent:
+               truncation: float | None = None, temperature: float | None = None) -> Latent:
         """G's inputs for n samples: noise, or (translation runs) n input images of the run's data set; runs with an
         encoder also keep real images of the data set, whose reconstructions ``grid`` shows. ``truncation``: psi of
-        the truncation trick (``Recipe.truncate``; None or 1: none)."""
+        the truncation trick (``Recipe.truncate``; None or 1: none); ``temperature``: the text recipes' sampling
+        temperature (``Recipe.at_temperature``; None: 1)."""
         wants_data = isinstance(self.recipe, Translation) or (isinstance(self.recipe, Encoding) and self.data.kind == "image")
         data = self.input_data() if wants_data else None
         latent = self.recipe.fixed_latent(n, labels=self._labels(n, labels), data=data, generator=self._generator(seed))
-        return latent if truncation is None else self.recipe.truncate(latent, truncation)
+        latent = latent if truncation is None else self.recipe.truncate(latent, truncation)
+        return latent if temperature is None else self.recipe.at_temperature(latent, temperature)
 
     def sample(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None,
-               truncation: float | None = None) -> Tensor:
-        """n samples on the CPU (images (n, C, H, W) in [-1, 1], or points (n, D)).
+               truncation: float | None = None, temperature: float | None = None) -> Tensor:
+        """n samples on the CPU (images (n, C, H, W) in [-1, 1], points (n, D), token ids (n, T): ``sentences``).
 
         ``labels``: a class (or one per sample) for conditional recipes; for InfoGAN, the
         value of the first categorical code; for StarGAN, the target domain. Translation runs
         translate n images of their data set's test split (train when it has none; fewer when
         the split holds fewer). ``truncation``: the truncation trick's psi in (0, 1] (``Recipe.truncate``).
         """
-        return self.recipe.generate(self.latent(n, labels, seed=seed, truncation=truncation)).float().cpu()
+        out = self.recipe.generate(self.latent(n, labels, seed=seed, truncation=truncation, temperature=temperature))
+        return (out.float() if out.is_floating_point() else out).cpu()
+
+    def writes_text(self) -> bool:
+        """Whether this run's samples are lines of text (``Recipe.describe``: sentences, recommendations)."""
+        return self.recipe.describe(self.sample(1, seed=0)) is not None
+
+    def sentences(self, n: int, *, seed: int | None = None, temperature: float | None = None) -> list[str]:
+        """n generated sentences (text runs), decoded with the vocabulary the run was trained with."""
+        lines = self.recipe.describe(self.sample(n, seed=seed, temperature=temperature))
+        if lines is None:
+            raise ConfigError(f"preset {self.config.preset!r} makes {self.data.kind} samples, not sentences; use "
+                              "Run.sample or Run.grid")
+        return lines
 
     def grid(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None,
-             truncation: float | None = None) -> Tensor:
+             truncation: float | None = None, temperature: float | None = None) -> Tensor:
         """A picture of n samples as (3, H, W) uint8: an image grid, a scatter plot of points, or for
         translation runs rows of input | output [| target]; runs with an encoder add rows of input | reconstruction
         pairs of test images below the samples."""
         from gankit.viz import picture
 
-        latent = self.latent(n, labels, seed=seed, truncation=truncation)
+        latent = self.latent(n, labels, seed=seed, truncation=truncation, temperature=temperature)
         images, nrow = self.recipe.show(latent, self.recipe.generate(latent))
         return picture(images.float().cpu(), nrow=nrow)
 
@@ -136,16 +151,13 @@ class Run:
     def input_data(self):  # noqa: ANN201  (Dataset)
         """The data a translation run takes its inputs from: its test split, else its train split (loaded once)."""
         if self._input_data is None:
-            from gankit.data import load_dataset
+            from gankit.data.datasets import load_configured
             from gankit.errors import DataError
 
-            d = self.config.data
-            kwargs = {"image_size": d.image_size, "channels": d.channels, "root": d.root, "pairing": d.pairing,
-                      "domains": d.domains}
             try:
-                data = load_dataset(d.name, split="test", **kwargs)
+                data = load_configured(self.config.data, split="test")
             except DataError:
-                data = load_dataset(d.name, split="train", **kwargs)
+                data = load_configured(self.config.data, split="train")
             self._input_data = data.to(self.device)
         return self._input_data
 
@@ -306,9 +318,10 @@ def check_data_kind(cfg: Config, data: DataInfo) -> None:
     if data.kind in kinds:
         return
     takers = sorted(name for name in RECIPES if data.kind in RECIPES.get(name).data_kinds)
-    raise ConfigError(f"preset {cfg.preset!r} (recipe {cfg.recipe!r}) trains on {' or '.join(kinds)} data, but data "
-                      f"set {data.name!r} is {data.kind} data; use a recipe for {data.kind} data "
-                      f"({', '.join(takers) or 'none yet'}) or a data set of {' or '.join(kinds)}")
+    kinds_said = " or ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
+    raise ConfigError(f"preset {cfg.preset!r} (recipe {cfg.recipe!r}) trains on {kinds_said} data, but data set "
+                      f"{data.name!r} is {data.kind} data; use a recipe for {data.kind} data "
+                      f"({', '.join(takers) or 'none yet'}) or a data set of {kinds_said}")
 
 
 def load(run_dir: str | Path, *, device: str = "auto", checkpoint: str | Path | None = None) -> Run:
@@ -423,14 +436,13 @@ def _build_for_rank(cfg: Config, info: DataInfo, device: torch.device, dataset) 
 
 
 def _fit(cfg: Config, run: RunDir, *, resume: bool, started: float | None = None) -> Run:
-    from gankit.data import InMemoryLoader, load_dataset
+    from gankit.data import InMemoryLoader
+    from gankit.data.datasets import load_configured
 
     configure_determinism(cfg.train.deterministic)
     device = pick_device(cfg.device)
     with distributed.main_first():  # a download (or a cache) is made once, by rank 0
-        dataset = load_dataset(cfg.data.name, split=cfg.data.split, image_size=cfg.data.image_size,
-                               channels=cfg.data.channels, root=cfg.data.root, limit=cfg.data.limit, seed=cfg.seed,
-                               pairing=cfg.data.pairing, domains=cfg.data.domains).to(device)
+        dataset = load_configured(cfg.data, split=cfg.data.split, limit=cfg.data.limit, seed=cfg.seed).to(device)
     info = DataInfo.of(dataset)
     recipe = _build_for_rank(cfg, info, device, dataset)
     reference = dataset.x[:2000] if dataset.kind == "points" else None

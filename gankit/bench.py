@@ -243,7 +243,7 @@ def supervised_only(cfg) -> Baseline:  # noqa: ANN001  (Config)
     import torch.nn.functional as F
 
     from gankit.api import build_recipe, pick_device, seed_everything
-    from gankit.data import load_dataset
+    from gankit.data.datasets import load_configured
     from gankit.recipes.semi_supervised import SemiSupervised, classifier_accuracy
     from gankit.train.optim import make_optimizers, make_schedulers
     from gankit.types import DataInfo
@@ -251,8 +251,7 @@ def supervised_only(cfg) -> Baseline:  # noqa: ANN001  (Config)
     started = time.time()
     device = pick_device(cfg.device)
     d = cfg.data
-    data = load_dataset(d.name, split=d.split, image_size=d.image_size, channels=d.channels, root=d.root,
-                        limit=d.limit, seed=cfg.seed).to(device)
+    data = load_configured(d, split=d.split, limit=d.limit, seed=cfg.seed).to(device)
     info = DataInfo.of(data)
     recipe = build_recipe(cfg, info, device)
     if not isinstance(recipe, SemiSupervised):

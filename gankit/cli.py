@@ -131,11 +131,35 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from gankit.recipes.translation import Translation
 
     run = gankit.load(args.run, device=args.device)
-    _write_image(run.grid(args.n, labels=args.class_, seed=args.seed, truncation=args.truncation), Path(args.out))
+    if run.writes_text():
+        _write_sentences(run, args)
+        return
+    out = Path(args.out or "samples.png")
+    _write_image(run.grid(args.n, labels=args.class_, seed=args.seed, truncation=args.truncation,
+                          temperature=args.temperature), out)
     what = "translations (input | output [| target])" if isinstance(run.recipe, Translation) else "samples"
     if isinstance(run.recipe, Encoding) and run.data.kind == "image":
         what += ", then rows of test image | reconstruction pairs"
-    print(f"wrote a grid of {args.n} {what} to {args.out}")
+    print(f"wrote a grid of {args.n} {what} to {out}")
+
+
+def _write_sentences(run, args: argparse.Namespace) -> None:  # noqa: ANN001  (Run)
+    """Text runs: n sentences printed, or written one a line to --out (atomically)."""
+    from gankit.errors import ConfigError
+
+    if args.class_ is not None or args.truncation is not None:
+        raise ConfigError(f"preset {run.config.preset!r} writes sentences: --class and --truncation do not apply "
+                          "(use --temperature)")
+    lines = run.sentences(args.n, seed=args.seed, temperature=args.temperature)
+    if args.out is None:
+        print("\n".join(lines))
+        return
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    os.replace(tmp, out)
+    print(f"wrote {len(lines)} sentences to {out}")
 
 
 def cmd_mix(args: argparse.Namespace) -> None:
@@ -272,6 +296,17 @@ def cmd_eval(args: argparse.Namespace) -> None:
     print(f"appended to {run.path / 'metrics.jsonl'}")
 
 
+def cmd_quality_diversity(args: argparse.Namespace) -> None:
+    import gankit
+    from gankit import quality_diversity as qd
+
+    temperatures = [float(t) for t in _csv(args.temperatures)]
+    runs = [gankit.load(path, device=args.device) for path in args.runs]
+    rows = qd.curve(runs, temperatures, n=args.n, seed=args.seed, split=args.split)
+    print(qd.table(rows))
+    print(f"wrote {qd.plot(rows, Path(args.out))}")
+
+
 def cmd_evaluator(args: argparse.Namespace) -> None:
     from gankit.metrics.domain import describe, load_evaluator, train_evaluator
 
@@ -332,10 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "see the README")
     p.set_defaults(fn=cmd_train)
 
-    p = sub.add_parser("sample", help="a grid of samples from a run")
+    p = sub.add_parser("sample", help="a grid of samples from a run (text runs: sentences)")
     p.add_argument("run")
     p.add_argument("--n", type=int, default=64)
-    p.add_argument("--out", default="samples.png")
+    p.add_argument("--out", help="the picture to write (default samples.png); text runs: a .txt file, one sentence a "
+                                 "line (default: print them)")
+    p.add_argument("--temperature", type=float, help="text runs: divide G's logits by this (> 0; 1: the model's own "
+                                                      "distribution; lower: likelier, less diverse sentences)")
     p.add_argument("--class", dest="class_", type=int, help="class to sample (conditional presets; InfoGAN: cat0)")
     p.add_argument("--seed", type=int)
     p.add_argument("--truncation", type=float, metavar="PSI",
@@ -343,6 +381,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "truncated normal; 1: none); fidelity up, diversity down as PSI falls")
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_sample)
+
+    p = sub.add_parser("quality-diversity", help="text runs: BLEU against self-BLEU as the sampling temperature "
+                       "varies, every run on one plot (Caccia et al. 2020)")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--temperatures", default="0.6,0.8,1.0,1.2", help="comma-separated, each > 0")
+    p.add_argument("--n", type=int, default=500, help="samples per run and temperature")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", default="test", help="the reference sentences for BLEU")
+    p.add_argument("--out", default="quality_diversity.png")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_quality_diversity)
 
     p = sub.add_parser("mix", help="the style-mixing grid of a stylegan/stylegan2 run")
     p.add_argument("run")

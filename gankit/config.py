@@ -32,6 +32,9 @@ class DataConfig:
     pairing: str | None = None  # null | paired | unpaired: translation recipes' presets set it
     domains: list[Any] | None = None  # domain A and B (classes or sub-folders): [3, 8], [horses, zebras]; else classes kept
     augment: bool = False  # pix2pix jitter: resize by 286/256, random crop to image_size, random flip (same for a pair)
+    vocab_size: int | None = None  # text: at most this many tokens, <pad> <eos> <unk> included (null: every word)
+    min_count: int = 1  # text: words seen fewer times in the training split become <unk>
+    max_length: int | None = None  # text: tokens per sentence before <eos> (null: the longest training sentence)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,11 @@ def load_extractor(features: str, data: DataInfo, data_cfg: DataConfig, device: 
         return PointsExtractor(data.sample_shape[-1]).to(device)
     if other:
         return domain_evaluator(other, data_cfg, device, train_missing)
+    if data.kind == "sequence":  # Inception reads images: sequences have their own data set's evaluator (a 1D CNN)
+        if features == "inception":
+            raise ConfigError(f"features=inception reads images, but {data.name!r} holds continuous sequences; use "
+                              "features=domain (or auto): a 1D CNN trained on the data set's labels")
+        return domain_evaluator(data.name, data_cfg, device, train_missing)
     from gankit.metrics.inception import inception_available, load_inception
 
     if features == "inception" or (features == "auto" and inception_available()):
@@ -107,7 +112,7 @@ class Evaluation:
 
     def __init__(self, cfg: EvalConfig, data_cfg: DataConfig, data: DataInfo, recipe: Recipe, device: torch.device,
                  *, batch_size: int = 250, train_missing: bool = False) -> None:
-        from gankit.data import load_dataset
+        from gankit.data.datasets import load_configured
         from gankit.data.dataset import subset
 
         self.cfg, self.data_cfg, self.data, self.device, self.batch_size = cfg, data_cfg, data, device, batch_size
@@ -119,12 +124,14 @@ class Evaluation:
         for metric in self.metrics:  # before any loading: a metric that does not apply fails at once
             metric.check(self.setting)
         self.needs: set[Need] = {need for metric in self.metrics for need in metric.needs}
-        real = load_dataset(data_cfg.name, split=cfg.split, image_size=data_cfg.image_size, channels=data_cfg.channels,
-                            root=data_cfg.root, pairing=data_cfg.pairing, domains=data_cfg.domains)
+        real = load_configured(data_cfg, split=cfg.split)
+        if data.tokens is not None and real.tokens != data.tokens:
+            raise ConfigError(f"the vocabulary of {data_cfg.name!r} built now differs from the one this run was trained "
+                              "with (the text files or data.vocab_size/min_count changed); evaluate on the same data")
+        self.real_samples = real.x.cpu() if Need.REAL_SAMPLES in self.needs else None  # the whole split
         real = subset(real, cfg.n, cfg.seed)  # as many real samples as generated ones, when the split has them
         self.n_real = len(real)
         self.real_data = real.to(device) if isinstance(recipe, Translation) else None  # translation recipes' inputs
-        self.real_samples = real.x.cpu() if Need.REAL_SAMPLES in self.needs else None
         self.extractor = (load_extractor(cfg.features, data, data_cfg, device, train_missing)
                           if self.needs & FEATURE_NEEDS else None)
         self._check_class_probs()
@@ -182,12 +189,11 @@ class Evaluation:
 
     def _train_rows(self) -> Tensor:
         """Feature rows of up to TRAIN_IMAGES images of the training split (a fixed random subset)."""
-        from gankit.data import load_dataset
+        from gankit.data.datasets import load_configured
         from gankit.data.dataset import subset
 
         d = self.data_cfg
-        train = load_dataset(d.name, split=d.split, image_size=d.image_size, channels=d.channels, root=d.root,
-                             pairing=d.pairing, domains=d.domains)
+        train = load_configured(d, split=d.split)
         train = subset(train, TRAIN_IMAGES, self.cfg.seed)
         return torch.cat([self.extractor.extract(x, self.batch_size)[0] for x in _chunks(train.x, self.batch_size)])
 
@@ -200,7 +206,8 @@ class Evaluation:
     def _fake_chunks(self, recipe: Recipe, latent: Latent, sink: list[Tensor] | None) -> Iterator[Tensor]:
         """Generated samples in chunks; each chunk is also appended to ``sink`` when asked."""
         for start in range(0, len(latent), self.batch_size):
-            x = recipe.generate(latent[start:start + self.batch_size], self.batch_size).float()
+            x = recipe.generate(latent[start:start + self.batch_size], self.batch_size)
+            x = x.float() if x.is_floating_point() else x  # token ids stay integers
             if self.data.kind == "image":  # pixels live in [-1, 1]; points (grid25 spans -4..4) are kept as they are
                 x = x.clamp(-1, 1)
             if sink is not None:

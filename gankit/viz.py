@@ -1,4 +1,4 @@
-"""Pictures of samples: image grids, 2D scatter plots, GIF latent walks."""
+"""Pictures of samples: image grids, line plots of sequences, 2D scatter plots, GIF latent walks."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,10 +37,46 @@ def scatter_image(points: Tensor, reference: Tensor | None = None, size: int = 4
     return torch.from_numpy(rgb).permute(2, 0, 1)
 
 
+SEQUENCE_COLOURS = ((0.84, 0.15, 0.16), (0.12, 0.47, 0.71), (0.17, 0.63, 0.17), (1.0, 0.5, 0.05))  # one per feature
+
+
+def line_cells(sequences: Tensor, height: int = 48) -> Tensor:
+    """(N, T, F) sequences -> (N, 3, height, width) line plots in [-1, 1], drawn straight into pixels: one line per
+    feature on white, a grey zero line, one vertical scale for all N (the batch's range, zero always inside) so
+    amplitudes compare across cells. width = 3 T, within [96, 288]; the curve is linear between steps."""
+    x = sequences.detach().float().cpu().nan_to_num()
+    n, length, features = x.shape
+    width = min(max(3 * length, 96), 288)
+    low, high = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
+    pad = 0.06 * (high - low) if high > low else 1.0
+    low, high = low - pad, high + pad
+
+    def to_row(value):  # noqa: ANN001, ANN202  (a float or a tensor) -> pixel row, the top row for ``high``
+        return (high - value) / (high - low) * (height - 1)
+
+    position = torch.linspace(0, length - 1, width)  # (W,) time at each pixel column
+    left = position.floor().long().clamp(max=length - 1)
+    right = (left + 1).clamp(max=length - 1)
+    curve = torch.lerp(x[:, left], x[:, right], (position - left)[None, :, None])  # (N, W, F)
+    ends = torch.stack([curve, torch.cat([curve[:, 1:], curve[:, -1:]], dim=1)])  # each column joins the next one's
+    rows = to_row(ends)  # (2, N, W, F)
+    top, bottom = rows.min(dim=0).values.round() - 0.5, rows.max(dim=0).values.round() + 0.5
+    grid = torch.arange(height, dtype=torch.float32)[None, :, None, None]  # (1, H, 1, 1)
+    ink = (grid >= top[:, None]) & (grid <= bottom[:, None])  # (N, H, W, F)
+    cells = torch.ones(n, height, width, 3)
+    cells[:, int(round(to_row(0.0)))] = 0.8  # the zero line
+    for f in range(features):
+        cells[ink[..., f]] = torch.tensor(SEQUENCE_COLOURS[f % len(SEQUENCE_COLOURS)])
+    return cells.permute(0, 3, 1, 2).mul(2).sub(1)  # (N, 3, H, W)
+
+
 def picture(samples: Tensor, nrow: int | None = None, reference: Tensor | None = None) -> Tensor:
-    """Images become a grid, points a scatter plot. Returns (3, H, W) uint8."""
+    """Images become a grid, continuous sequences (N, T, F) a grid of line plots, points a scatter plot.
+    Returns (3, H, W) uint8."""
     if samples.dim() == 4:
         return to_grid(samples, nrow)
+    if samples.dim() == 3:
+        return to_grid(line_cells(samples), nrow)
     return scatter_image(samples, reference)
 
 

@@ -6,11 +6,11 @@ import pytest
 from gankit.config import Config, list_presets, parse_overrides, resolve, valid_keys
 from gankit.errors import ConfigError
 
-PRESETS = ["aae", "aae-labelled", "acgan", "ali", "began", "bicogan", "bigan", "biggan", "cgan", "cyclegan", "d2gan",
-           "dcgan", "deligan", "dropoutgan", "ebgan", "gan", "glo", "gman", "icgan", "infogan", "lapgan", "lsgan",
-           "madgan", "mgan", "pacdcgan", "pacgan", "pix2pix", "pix2pix-l1", "progan", "r3gan", "sagan", "sngan",
-           "srgan", "ssgan", "stargan", "stylegan", "stylegan2", "triplegan", "unrolled", "vae", "vaegan", "wgan",
-           "wgan-gp"]
+PRESETS = ["aae", "aae-labelled", "acgan", "ali", "began", "bicogan", "bigan", "biggan", "bpr", "cgan", "crnngan",
+           "cyclegan", "d2gan", "dcgan", "deligan", "dropoutgan", "ebgan", "gan", "glo", "gman", "icgan", "infogan",
+           "irgan", "lapgan", "lsgan", "madgan", "maskgan", "mgan", "mle", "pacdcgan", "pacgan", "pix2pix",
+           "pix2pix-l1", "progan", "r3gan", "relgan", "sagan", "seqgan", "sngan", "srgan", "ssgan", "stargan",
+           "stylegan", "stylegan2", "triplegan", "unrolled", "vae", "vaegan", "wgan", "wgan-gp"]
 
 
 def test_list_presets() -> None:

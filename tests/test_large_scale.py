@@ -198,12 +198,13 @@ def test_the_cli_takes_a_profile_and_refuses_a_bad_one(tmp_path, capsys) -> None
 def test_every_architecture_trains_under_bf16_autocast_on_a_cpu() -> None:
     """amp=bf16 on a CPU: G's samples and D's gradient for every registered architecture (R3GAN's antialiased
     downsampling had no bf16 kernel)."""
-    from gankit.nets import ARCHS
+    from gankit.nets import ARCHS, takes_sequences
 
     for arch in ARCHS.names():
-        extra = {"g_norm": None, "d_norm": None} if arch in ("r3gan", "stylegan", "stylegan2", "progan") else {}
+        extra = {"g_norm": None, "d_norm": None} if arch in ("r3gan", "stylegan", "stylegan2", "progan", "crnn") else {}
         cfg = ModelConfig(arch=arch, g_width=8, d_width=8, **extra)
-        G, D = build_nets(NetSpec((1, 16, 16) if arch != "mlp" else (1, 8, 8), 8), cfg)
+        shape = (16, 1) if takes_sequences(arch) else (1, 16, 16) if arch != "mlp" else (1, 8, 8)  # crnn: (T, F)
+        G, D = build_nets(NetSpec(shape, 8), cfg)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             x = G(torch.randn(4, 8))
             D(x).logit.float().sum().backward()

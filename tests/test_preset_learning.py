@@ -31,6 +31,10 @@ COVERED_IN_TEST_LEARNING = {"gan", "dcgan", "cgan", "pacgan", "pix2pix", "cycleg
                             "biggan", "stylegan", "progan", "lapgan"}  # biggan: tests/test_large_scale.py, with the
 # truncation trick on the same run; stylegan: tests/test_stylegan.py, with the style-mixing signal; progan and lapgan:
 # tests/test_progan.py (with the stage grids) and tests/test_lapgan.py (against the pyramid without its refining level)
+COVERED_IN_TEST_LEARNING |= {"crnngan"}  # tests/test_sequences.py: spectrum and domain FID against the untrained G
+# tests/test_text.py (the oracle's NLL and nll_test of seqgan and relgan, nll_test and BLEU of mle on COCO),
+# tests/test_maskgan.py (fill-in), tests/test_irgan.py (precision@5 against popularity and the untrained model)
+COVERED_IN_TEST_LEARNING |= {"mle", "seqgan", "relgan", "maskgan", "irgan", "bpr"}
 # too slow to show a margin within a fast test's budget on 2 CPU cores: `gankit bench quality` only (README table)
 BENCH_ONLY = {
     "wgan": "n_critic 5 with RMSprop at 5e-5: 400 steps (about 28 s of one thread) for fid 199 vs 438 untrained",

@@ -11,6 +11,8 @@ Rules worth knowing:
   default size = the first image's smaller side rounded down to a power of two, within [4, 64]).
 - ``limit`` keeps the first ``limit`` samples after a shuffle seeded by ``seed`` (a cap, not an
   error, when larger than the data set); for ring8/grid25 it is the number of points drawn.
+- ``sines``: continuous sequences (N, 32, 1), and an ``.npz`` whose x arrays are float (N, T, F) loads as
+  sequences (``sequences.py``: the value scale, the checks).
 - ``pairing`` ("paired" | "unpaired") loads two domains, a (A) and x (B), for image-to-image
   translation; ``domains`` picks them, or the classes kept (see ``paired.py``).
 """
@@ -30,6 +32,7 @@ from gankit.data.folder import MIN_SIZE, read_folder
 from gankit.data.npz import cache_folder, find_file, load_named_npz, read_npz, search_folders
 from gankit.data.paired import check_pairing, read_pair_npz, read_pairs, reads_pairs, select_domains
 from gankit.data.synthetic import sample_mixture
+from gankit.data.text import TextOptions, load_text, text_files, texygen_files
 from gankit.errors import DataError, unknown
 from gankit.registry import Registry
 
@@ -177,11 +180,13 @@ def _looks_like_path(name: str) -> bool:
 
 
 def load_path(path: Path, *, name: str, split: str, image_size: int | None, channels: int | None,
-              pairing: str | None = None, domains: list | None = None) -> Dataset:
+              pairing: str | None = None, domains: list | None = None, text: TextOptions | None = None) -> Dataset:
     """An .npz archive or an image folder given by path (two-domain layouts: see ``paired.py``)."""
     if not path.exists():
         raise DataError(f"data set path {name!r} does not exist (looked at {path.resolve()}); as a name: "
                         f"{unknown('data set', name, DATASETS.names())}")
+    if path.suffix.lower() == ".txt" or (path.is_dir() and (path / "train.txt").is_file()):
+        return load_text(*text_files(path), name=name, split=split, options=text or TextOptions())
     if reads_pairs(path, pairing, domains):
         return read_pairs(path, name=name, split=split, image_size=image_size, channels=channels,
                           pairing=pairing, domains=domains)
@@ -189,6 +194,10 @@ def load_path(path: Path, *, name: str, split: str, image_size: int | None, chan
         if split == "test":
             raise DataError(f"image folder {path} has a single split; use split='train' or 'all'")
         return read_folder(path, name=name, image_size=image_size, channels=channels)
+    from gankit.data.interactions import SUFFIXES, read_interactions  # user-item interaction files
+
+    if path.suffix.lower() in SUFFIXES:
+        return read_interactions(path, name=name, split=split)
     if path.suffix.lower() != ".npz":
         raise DataError(f"{path} is neither an image folder nor an .npz archive")
     return read_npz(path, name=name, split=split)
@@ -209,10 +218,17 @@ def _finish(data: Dataset, *, image_size: int | None, channels: int | None,
     return convert_channels(data, channels) if channels is not None else data
 
 
+def load_configured(d, *, split: str, limit: int | None = None, seed: int = 0) -> Dataset:  # noqa: ANN001  (DataConfig)
+    """``load_dataset`` with every option of a run's ``data`` config (a split, and a limit and seed when asked)."""
+    return load_dataset(d.name, split=split, image_size=d.image_size, channels=d.channels, root=d.root, limit=limit,
+                        seed=seed, pairing=d.pairing, domains=d.domains,
+                        text=TextOptions(vocab_size=d.vocab_size, min_count=d.min_count, max_length=d.max_length))
+
+
 def load_dataset(name: str, *, split: str = "train", image_size: int | None = None,
                  channels: int | None = None, root: str | None = None,
                  limit: int | None = None, seed: int = 0, pairing: str | None = None,
-                 domains: list | None = None) -> Dataset:
+                 domains: list | None = None, text: TextOptions | None = None) -> Dataset:
     """Load a registered data set, an .npz file or an image folder into memory (CPU tensors).
 
     pairing="paired" | "unpaired" loads source images a beside x; domains names domain A and B
@@ -223,15 +239,20 @@ def load_dataset(name: str, *, split: str = "train", image_size: int | None = No
     check_pairing(pairing, domains)
     if name in DATASETS:
         # With domains, classes are picked from the whole split first, so limit caps what is kept.
-        data = DATASETS.get(name)(split=split, root=root, limit=None if domains else limit, seed=seed)
+        loader = DATASETS.get(name)
+        options = {"text": text or TextOptions()} if getattr(loader, "takes_text", False) else {}
+        data = loader(split=split, root=root, limit=None if domains else limit, seed=seed, **options)
         size = image_size if image_size is not None else default_image_size(name)
     elif _looks_like_path(name):
         path = Path(name).expanduser()
         data = load_path(path, name=name, split=split, image_size=image_size, channels=channels,
-                         pairing=pairing, domains=domains)
+                         pairing=pairing, domains=domains, text=text)
         size = image_size
     else:
         raise DataError(unknown("data set", name, DATASETS.names()))
+    if data.kind != "text" and text is not None and text != TextOptions():
+        raise DataError(f"data.vocab_size, data.min_count and data.max_length apply to text data sets; {name!r} is a "
+                        f"{KIND_WORDS[data.kind]} data set: leave them null (min_count 1)")
     data = select_domains(data, pairing=pairing, domains=domains)
     return _finish(data, image_size=size, channels=channels, limit=limit, seed=seed)
 
@@ -276,3 +297,53 @@ def _stacked_mnist(*, split: str, root: str | None, limit: int | None, seed: int
     y = (labels[keep] * torch.tensor([100, 10, 1])).sum(dim=1)  # (N,) = 100 d_R + 10 d_G + d_B
     return Dataset(name="stacked-mnist", x=pixels[keep], y=y, num_classes=1000, kind="image",
                    class_names=list(STACKED_MNIST_NAMES))
+
+
+@register_dataset("sines", image_size=None)
+def _sines(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """Sequences: mixtures of 1-3 sines, 32 steps x 1 feature, 4 classes by dominant frequency (4,000 / 1,000)."""
+    from gankit.data.sequences import sines  # here, not at the top: this section is appended to the module
+
+    return sines(split=split)
+
+
+def register_text(name: str) -> Callable[[Callable[..., Dataset]], DatasetLoader]:
+    """Register a text data set: its loader also takes ``text`` (TextOptions: the vocabulary and length)."""
+    def add(loader: Callable[..., Dataset]) -> DatasetLoader:
+        loader.takes_text = True  # type: ignore[attr-defined]
+        return register_dataset(name, image_size=None)(loader)
+    return add
+
+
+@register_text("coco-captions")
+def _coco_captions(*, split: str, root: str | None, limit: int | None, seed: int, text: TextOptions) -> Dataset:
+    """MS-COCO captions, Texygen's "image COCO": 10,000 training and 10,000 test sentences (Zhu et al. 2018)."""
+    train, test = texygen_files(("coco_captions_train.txt", "coco_captions_test.txt"), root)
+    return load_text(train, test, name="coco-captions", split=split, options=text)
+
+
+@register_text("emnlp-news")
+def _emnlp_news(*, split: str, root: str | None, limit: int | None, seed: int, text: TextOptions) -> Dataset:
+    """EMNLP2017 WMT News sentences (Texygen); offline only its 10,000-line test file, a tenth held out as test."""
+    from gankit.data.npz import find_file as find, search_folders as folders
+
+    test = find("emnlp_news_test.txt", folders(root))
+    if test is not None and find("emnlp_news_train.txt", folders(root)) is None:
+        return load_text(test, None, name="emnlp-news", split=split, options=text)
+    train, test = texygen_files(("emnlp_news_train.txt", "emnlp_news_test.txt"), root)
+    return load_text(train, test, name="emnlp-news", split=split, options=text)
+
+
+@register_dataset("oracle", image_size=None)
+def _oracle(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """SeqGAN's oracle: 10,000 sequences of 20 tokens (vocabulary 5,000) from a random LSTM (Yu et al. 2017)."""
+    from gankit.data.oracle import load_oracle
+
+    return load_oracle(split)
+
+
+# item recommendation (gankit/data/interactions.py): (user, item) rows of implicit feedback
+from gankit.data import interactions as _interactions  # noqa: E402  (appended section)
+
+register_dataset("synthetic-feedback", image_size=None)(_interactions.synthetic_feedback)
+register_dataset("movielens-100k", image_size=None)(_interactions.movielens_100k)

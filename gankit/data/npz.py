@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from gankit.data.dataset import Dataset, labels_tensor, pixels_to_tensor
+from gankit.data.sequences import is_sequence_array, sequence_dataset
 from gankit.errors import DataError
 
 ENV_VAR = "GANKIT_DATA"
@@ -66,7 +67,8 @@ def open_npz(path: Path) -> np.lib.npyio.NpzFile:
 
 
 def read_npz(path: Path, *, name: str, split: str) -> Dataset:
-    """Read images (uint8 (N, H, W) or (N, H, W, 3)) and optional int labels from an .npz archive."""
+    """Read images (uint8 (N, H, W) or (N, H, W, 3)) or continuous sequences (float (N, T, F)) and optional int
+    labels from an .npz archive."""
     with open_npz(path) as archive:
         if "x_train" not in archive:
             raise DataError(f"{path} has no array x_train (found: {', '.join(archive.files)}); "
@@ -75,9 +77,12 @@ def read_npz(path: Path, *, name: str, split: str) -> Dataset:
             raise DataError(f"{path} has no x_test array, so split='test' is unavailable; use split='train'")
         parts = split_parts(split, "x_test" in archive)
         pixels = [archive[f"x_{part}"] for part in parts]
+        if any(is_sequence_array(p) for p in pixels):  # float x: continuous sequences (N, T, F), see sequences.py
+            return sequence_dataset(pixels, _labels(archive, parts, path), _num_classes(archive), path=path,
+                                    parts=parts, name=name)
         if any(p.dtype != np.uint8 for p in pixels):
             dtypes = ", ".join(str(p.dtype) for p in pixels)
-            raise DataError(f"{path}: x arrays must be uint8 pixels 0..255; got {dtypes}")
+            raise DataError(f"{path}: x arrays must be uint8 pixels 0..255 (or float (N, T, F) sequences); got {dtypes}")
         labels, num_classes = _labels(archive, parts, path), _num_classes(archive)
     x = pixels_to_tensor(np.concatenate(pixels))
     if labels is not None and len(labels) != len(x):

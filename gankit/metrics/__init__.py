@@ -15,6 +15,9 @@ from gankit.metrics import semi_supervised  # noqa: F401  (registers ssl_acc)
 from gankit.metrics.encoding import linear_probe
 from gankit.metrics import prior_match  # noqa: F401  (registers prior_match: AAE codes against the prior)
 from gankit.metrics import ppl, style_mixing  # noqa: F401  (registers ppl and style_mixing: style generators)
+from gankit.metrics import ndcg_at_k, precision_at_k  # noqa: F401  (registers them: item recommendation)
+from gankit.metrics import autocorr, spectrum  # noqa: F401  (registers autocorr and spectrum: continuous sequences)
+from gankit.metrics import bleu, fill_in, nll_oracle, nll_test, self_bleu  # noqa: F401  (registers the text metrics)
 from gankit.metrics.domain import DomainEvaluator, load_evaluator, train_evaluator
 from gankit.metrics.inception import FIDInceptionV3, inception_available, load_inception
 from gankit.metrics.stacked import stacked_mnist_modes

@@ -45,7 +45,7 @@ class Need(enum.Enum):
     CLASS_PROBS = "the feature network's class probabilities of the samples (its class head)"
     TRAIN_ROWS = f"feature rows of up to {TRAIN_IMAGES:,} images of the training split (data.split)"
     SAMPLES = "the generated samples, (n, ...) on the CPU (images clamped to [-1, 1])"
-    REAL_SAMPLES = "the reference split's samples themselves, (n_real, ...) on the CPU (texts, sequences, interactions)"
+    REAL_SAMPLES = "every sample of the reference split (not capped by eval.n), on the CPU (texts, sequences, ...)"
     LABELS = "the class (or code) each sample was asked for, (n,)"
     LABELLER = "a domain classifier's predicted classes of the samples (the data set named by Metric.labeller)"
     PAIRS = "G's inputs and, for paired translation, the target of each input (the Latent)"

@@ -12,6 +12,8 @@ cache file's sha256) is the same.
   ``$GANKIT_CACHE/evaluators``, else ``~/.cache/gankit/evaluators``.
 - ``load_evaluator("mnist")`` reads it back and refuses a cache whose training data no longer
   matches the data set on disk (a sha256 fingerprint of the train tensors).
+- A labelled continuous-sequence data set (N, T, F), such as ``sines``, gets a 1D CNN over time
+  (``SequenceNet``) instead, cached as ``<data>-<T>steps-<F>f.pt``; it takes sequences of its own T and F only.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ MAX_WIDTH = 128
 BATCH_SIZE = 64
 LEARNING_RATE = 3e-3
 TARGET_STEPS = 3750  # default epochs = this many optimiser steps, rounded up to whole epochs (MNIST: 4)
+SEQUENCE_TARGET_STEPS = 1000  # the same for sequences: sines, 16 epochs: 99.3% test accuracy in 4 s of one thread
 MAX_EPOCHS = 60
 HELD_OUT_FRACTION = 0.1
 HEAD_DROPOUT = 0.2
@@ -74,17 +77,19 @@ class DomainNet(nn.Module):
     two CPU threads.
     """
 
+    conv, norm, spatial_dims = nn.Conv2d, nn.BatchNorm2d, 2  # SequenceNet: the same plan in 1D
+
     def __init__(self, *, channels: int, image_size: int, num_classes: int, feature_dim: int = FEATURE_DIM) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width_in, size = channels, image_size
         for i in range(block_count(image_size)):
             width = min(32 * 2 ** i, MAX_WIDTH)
-            layers += [nn.Conv2d(width_in, width, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(width),
+            layers += [self.conv(width_in, width, 5, stride=2, padding=2, bias=False), self.norm(width),
                        nn.ReLU(inplace=True)]  # (N, width, ceil(size / 2), ceil(size / 2))
             width_in, size = width, math.ceil(size / 2)
         self.trunk = nn.Sequential(*layers, nn.Flatten())  # (N, width * size * size)
-        self.fc = nn.Linear(width_in * size * size, feature_dim)
+        self.fc = nn.Linear(width_in * size ** self.spatial_dims, feature_dim)
         self.head = nn.Sequential(nn.ReLU(), nn.Dropout(HEAD_DROPOUT), nn.Linear(feature_dim, num_classes))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -93,19 +98,37 @@ class DomainNet(nn.Module):
         return features, self.head(features)  # (N, num_classes)
 
 
+class SequenceNet(DomainNet):
+    """DomainNet's plan over time for sequences (N, T, F): stride-2 blocks (5-tap conv1d + BN + ReLU; 32, 64, 128..
+    channels) until at most 7 steps are left -> FC feature_dim -> classes. ``channels`` = F, ``image_size`` = T.
+    On sines: 99.3% test accuracy after 16 epochs, about 4 s on one CPU thread."""
+
+    conv, norm, spatial_dims = nn.Conv1d, nn.BatchNorm1d, 1
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        features = self.fc(self.trunk(x.transpose(1, 2)))  # (N, T, F) -> (N, F, T) -> (N, feature_dim)
+        return features, self.head(features)  # (N, num_classes)
+
+
+NETWORKS = {"image": DomainNet, "sequence": SequenceNet}  # the evaluator's network by the data set's kind
+
+
 class DomainEvaluator(FeatureExtractor):
     """A ``DomainNet`` trained on data set ``data``; any (N, C, H, W) input in [-1, 1] is first brought to the
-    evaluator's own channels (grey repeated / RGB averaged) and size (bilinear)."""
+    evaluator's own channels (grey repeated / RGB averaged) and size (bilinear). A sequence data set's (``kind``
+    "sequence") is a ``SequenceNet`` and takes (N, T, F) sequences of its own T and F as they are."""
 
     def __init__(self, data: str, *, channels: int, image_size: int, num_classes: int,
-                 feature_dim: int = FEATURE_DIM, info: dict[str, Any] | None = None, path: Path | None = None) -> None:
+                 feature_dim: int = FEATURE_DIM, info: dict[str, Any] | None = None, path: Path | None = None,
+                 kind: str = "image") -> None:
         super().__init__()
         self.name = f"domain:{data}"
         self.data = data
+        self.kind = kind  # "image", or "sequence": then channels = F and image_size = T
         self.channels, self.image_size = channels, image_size
         self.num_classes, self.feature_dim = num_classes, feature_dim
-        self.net = DomainNet(channels=channels, image_size=image_size, num_classes=num_classes,
-                             feature_dim=feature_dim)
+        self.net = NETWORKS[kind](channels=channels, image_size=image_size, num_classes=num_classes,
+                                  feature_dim=feature_dim)
         self.info: dict[str, Any] = dict(info or {})
         self.path = path
         self.weights_sha256 = ""
@@ -114,6 +137,8 @@ class DomainEvaluator(FeatureExtractor):
 
     def prepare(self, images: Tensor) -> Tensor:
         """(N, C, H, W) images -> (N, channels, image_size, image_size) float32, recording the conversion."""
+        if self.kind == "sequence":
+            return self._sequences(images)
         if images.dim() != 4:
             raise MetricInputError(f"{self.name}: images must be (N, C, H, W), got shape {tuple(images.shape)}")
         steps = []
@@ -123,6 +148,14 @@ class DomainEvaluator(FeatureExtractor):
             steps.append(f"bilinear to {self.image_size}x{self.image_size}")
         self.resize = ", ".join(steps) or "none"
         return fit_images(images, channels=self.channels, size=self.image_size)
+
+    def _sequences(self, x: Tensor) -> Tensor:
+        """(N, T, F) sequences of the evaluator's own T and F as float32; nothing is resampled."""
+        if x.dim() != 3 or tuple(x.shape[1:]) != (self.image_size, self.channels):
+            raise MetricInputError(f"{self.name} reads sequences (N, T={self.image_size}, F={self.channels}), got "
+                                   f"shape {tuple(x.shape)}; use the evaluator of a data set with these sequences")
+        self.resize = "none"
+        return x.float()
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         features, logits = self.net(self.prepare(images))
@@ -155,9 +188,12 @@ def cache_stem(data: str) -> str:
     return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', path.stem or 'data')}-{digest}"
 
 
-def cache_path(data: str, image_size: int, channels: int, cache_dir: str | Path | None = None) -> Path:
-    """Where the evaluator for (data, image size, channels) lives, e.g. ``mnist-28px-1ch.pt``."""
-    return cache_folder(cache_dir) / f"{cache_stem(data)}-{image_size}px-{channels}ch.pt"
+def cache_path(data: str, image_size: int, channels: int, cache_dir: str | Path | None = None,
+               kind: str = "image") -> Path:
+    """Where the evaluator for (data, image size, channels) lives, e.g. ``mnist-28px-1ch.pt``; sequences (T steps,
+    F features): ``sines-32steps-1f.pt``."""
+    shape = f"{image_size}steps-{channels}f" if kind == "sequence" else f"{image_size}px-{channels}ch"
+    return cache_folder(cache_dir) / f"{cache_stem(data)}-{shape}.pt"
 
 
 def fingerprint(data: Dataset) -> str:
@@ -175,7 +211,7 @@ def _save(evaluator: DomainEvaluator, path: Path) -> None:
     """Write atomically (tmp file + os.replace): a crash never leaves a half-written cache."""
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format": FORMAT, "format_version": FORMAT_VERSION,
-             "arch": {"channels": evaluator.channels, "image_size": evaluator.image_size,
+             "arch": {"channels": evaluator.channels, "image_size": evaluator.image_size, "kind": evaluator.kind,
                       "num_classes": evaluator.num_classes, "feature_dim": evaluator.feature_dim},
              "state_dict": {k: v.detach().cpu() for k, v in evaluator.net.state_dict().items()},
              "info": evaluator.info}
@@ -221,9 +257,12 @@ def read_evaluator(path: Path, *, data: str, device: str | torch.device = "cpu")
 def _train_data(data: str, root: str | None) -> Dataset:
     """The labelled train split at its natural size, or an EvaluatorError saying why it cannot be used."""
     train = load_dataset(data, split="train", root=root)
-    if train.kind != "image":
+    if train.kind == "points":
         raise EvaluatorError(f"{data!r} is a 2D point data set: its points are their own features, no evaluator "
                              "is needed (modes and FID of points work directly)")
+    if train.kind not in NETWORKS:
+        raise EvaluatorError(f"{data!r} holds {train.kind} data; domain evaluators are trained for "
+                             f"{' and '.join(NETWORKS)} data sets only")
     if train.y is None or train.num_classes < 2:
         raise EvaluatorError(
             f"data set {data!r} has no class labels, and a domain evaluator is a classifier: use a labelled data set "
@@ -235,7 +274,8 @@ def _train_data(data: str, root: str | None) -> Dataset:
 def _test_data(data: str, root: str | None, train: Dataset, seed: int) -> tuple[Dataset, Dataset, str]:
     """(train part, test part, description): the test split when there is a labelled one, else 10% held out."""
     try:
-        test = load_dataset(data, split="test", root=root, image_size=train.x.shape[-1], channels=train.x.shape[1])
+        size = {"image_size": train.x.shape[-1], "channels": train.x.shape[1]} if train.kind == "image" else {}
+        test = load_dataset(data, split="test", root=root, **size)
     except DataError:
         test = None  # image folders and .npz files without x_test have a single split
     if test is not None and test.y is not None and len(test):
@@ -251,10 +291,15 @@ def _test_data(data: str, root: str | None, train: Dataset, seed: int) -> tuple[
 
 # ---------------------------------------------------------------- training
 
-def default_epochs(n_train: int) -> int:
-    """About TARGET_STEPS optimiser steps in whole epochs, 2 to MAX_EPOCHS (MNIST: 4, CIFAR-10 10k: 24, digits: 60)."""
+def input_shape(data: Dataset) -> tuple[int, int]:
+    """(channels, image_size) an evaluator is built for: (C, H) of images (N, C, H, W), (F, T) of sequences."""
+    return (data.x.shape[2], data.x.shape[1]) if data.kind == "sequence" else (data.x.shape[1], data.x.shape[-1])
+
+
+def default_epochs(n_train: int, target_steps: int = TARGET_STEPS) -> int:
+    """About ``target_steps`` optimiser steps in whole epochs, 2 to MAX_EPOCHS (MNIST: 4, CIFAR-10 10k: 24, digits: 60)."""
     steps_per_epoch = math.ceil(n_train / BATCH_SIZE)
-    return int(min(MAX_EPOCHS, max(2, math.ceil(TARGET_STEPS / steps_per_epoch))))
+    return int(min(MAX_EPOCHS, max(2, math.ceil(target_steps / steps_per_epoch))))
 
 
 def random_shift(x: Tensor, pixels: int, generator: torch.Generator) -> Tensor:
@@ -292,7 +337,8 @@ def _fit(evaluator: DomainEvaluator, train: Dataset, *, epochs: int, seed: int, 
                                                    pct_start=0.15)
     order_gen = torch.Generator().manual_seed(seed)
     shift_gen = torch.Generator().manual_seed(seed + 1)
-    shift = evaluator.image_size // 14 if epochs >= AUGMENT_MIN_EPOCHS else 0  # 0 below 14 px
+    long_image_run = epochs >= AUGMENT_MIN_EPOCHS and evaluator.kind == "image"  # sequences: never shifted
+    shift = evaluator.image_size // 14 if long_image_run else 0  # 0 below 14 px
     evaluator.net.train()
     bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, dynamic_ncols=True, unit="step",
                desc=f"evaluator {train.name}")
@@ -322,19 +368,20 @@ def train_evaluator(data: str, *, root: str | None = None, epochs: int | None = 
         raise EvaluatorError(f"epochs must be a positive integer (or None for the default); got {epochs!r}")
     device = _device(device)
     full = _train_data(data, root)
-    channels, image_size = full.x.shape[1], full.x.shape[-1]
-    path = cache_path(data, image_size, channels, cache_dir)
+    channels, image_size = input_shape(full)
+    path = cache_path(data, image_size, channels, cache_dir, full.kind)
     data_fingerprint = fingerprint(full)
     if path.is_file() and not force:
         cached = _up_to_date(path, data, data_fingerprint, device, progress)
         if cached is not None:
             return cached
     train, test, test_split = _test_data(data, root, full, seed)
-    epochs = default_epochs(len(train)) if epochs is None else epochs
+    target = SEQUENCE_TARGET_STEPS if full.kind == "sequence" else TARGET_STEPS
+    epochs = default_epochs(len(train), target) if epochs is None else epochs
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)  # the initial weights and dropout masks; the caller's RNG state is restored
         evaluator = DomainEvaluator(data, channels=channels, image_size=image_size,
-                                    num_classes=full.num_classes).to(device)
+                                    num_classes=full.num_classes, kind=full.kind).to(device)
         started = time.perf_counter()
         _fit(evaluator, train, epochs=epochs, seed=seed, device=device, progress=progress)
         seconds = time.perf_counter() - started
@@ -384,20 +431,23 @@ def _metadata(evaluator: DomainEvaluator, full: Dataset, train: Dataset, test: D
             "test_accuracy": accuracy(evaluator, test), "fingerprint": data_fingerprint,
             "train_seconds": round(seconds, 1), "device": str(device), "threads": torch.get_num_threads(),
             "gankit_version": gankit.__version__, "torch_version": str(torch.__version__),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "architecture": describe_architecture(evaluator)}
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "architecture": describe_architecture(evaluator),
+            "kind": evaluator.kind}
 
 
 def load_evaluator(data: str, *, root: str | None = None, cache_dir: str | Path | None = None,
                    device: str | torch.device = "cpu", train_if_missing: bool = False) -> DomainEvaluator:
     """The cached evaluator for ``data``; trains it when missing and ``train_if_missing``, else a clear error."""
     full = _train_data(data, root)
-    channels, image_size = full.x.shape[1], full.x.shape[-1]
-    path = cache_path(data, image_size, channels, cache_dir)
+    channels, image_size = input_shape(full)
+    path = cache_path(data, image_size, channels, cache_dir, full.kind)
     if not path.is_file():
         if train_if_missing:
             return train_evaluator(data, root=root, device=device, cache_dir=cache_dir, progress=True)
+        shape = (f"{image_size} steps x {channels} feature(s)" if full.kind == "sequence"
+                 else f"{image_size}x{image_size}, {channels} channel(s)")
         raise EvaluatorError(
-            f"no domain evaluator for {data!r} ({image_size}x{image_size}, {channels} channel(s)): {path} does not exist. "
+            f"no domain evaluator for {data!r} ({shape}): {path} does not exist. "
             f"Train it once with `{TRAIN_COMMAND.format(data=data)}` (about a minute on a CPU for MNIST), "
             "or use features=inception")
     evaluator = read_evaluator(path, data=data, device=_device(device))
@@ -413,8 +463,9 @@ def load_evaluator(data: str, *, root: str | None = None, cache_dir: str | Path 
 # ---------------------------------------------------------------- for people
 
 def describe_architecture(evaluator: DomainEvaluator) -> str:
-    convs = [m.out_channels for m in evaluator.net.trunk if isinstance(m, nn.Conv2d)]
-    return (f"{len(convs)} conv blocks ({'/'.join(map(str, convs))} ch, 5x5 stride-2 conv + BN + ReLU), "
+    convs = [m.out_channels for m in evaluator.net.trunk if isinstance(m, (nn.Conv1d, nn.Conv2d))]
+    kernel = "5-tap 1D" if evaluator.kind == "sequence" else "5x5"
+    return (f"{len(convs)} conv blocks ({'/'.join(map(str, convs))} ch, {kernel} stride-2 conv + BN + ReLU), "
             f"FC {evaluator.feature_dim} (features), {evaluator.num_classes} classes")
 
 
@@ -423,6 +474,13 @@ def describe(evaluator: DomainEvaluator) -> str:
     info = evaluator.info
     acc = info.get("test_accuracy")
     acc_text = f"{100 * acc:.2f}%" if isinstance(acc, float) else "unknown"
+    if evaluator.kind == "sequence":
+        return (f"{evaluator.name}: a 1D CNN ({info.get('architecture', '?')}) trained on {info.get('data')} "
+                f"({info.get('n_train')} sequences of {evaluator.image_size} steps x {evaluator.channels} feature(s), "
+                f"{evaluator.num_classes} classes) for {info.get('epochs')} epochs (seed {info.get('seed')}, "
+                f"{info.get('train_seconds')} s on {info.get('device')}). Test accuracy {acc_text} on the "
+                f"{info.get('test_split')} ({info.get('n_test')} sequences). File {evaluator.path} (sha256 "
+                f"{evaluator.weights_sha256}); it reads sequences of exactly this shape.")
     return (f"{evaluator.name}: a CNN ({info.get('architecture', '?')}) trained on {info.get('data')} "
             f"({info.get('n_train')} images, {evaluator.image_size}x{evaluator.image_size}, "
             f"{evaluator.channels} channel(s), {evaluator.num_classes} classes) for {info.get('epochs')} epochs "

@@ -18,12 +18,12 @@ ARCHS: Registry[tuple[type[nn.Module], type[nn.Module]]] = Registry("architectur
 class ModelConfig:
     """Network hyperparameters shared by all architectures (the `model.*` config keys)."""
 
-    arch: str = "dcgan"  # mlp | dcgan | resnet | r3gan | biggan | stylegan | stylegan2 | progan
+    arch: str = "dcgan"  # mlp | dcgan | resnet | r3gan | biggan | stylegan | stylegan2 | progan | crnn (sequences)
     z_dim: int = 100  # noise dimension (InfoGAN codes are added on top)
     g_width: int = 64  # G channels at full resolution (hidden units for mlp)
     d_width: int = 64  # D channels at full resolution (hidden units for mlp)
-    g_layers: int = 3  # hidden layers of the mlp generator
-    d_layers: int = 3  # hidden layers of the mlp discriminator
+    g_layers: int = 3  # hidden layers of the mlp generator (LSTM layers of crnn's)
+    d_layers: int = 3  # hidden layers of the mlp discriminator (LSTM layers of crnn's)
     g_norm: str | None = "batch"  # batch | instance | layer | null
     d_norm: str | None = "batch"  # batch | instance | layer | null (use layer or null with GP)
     g_spectral_norm: bool = False  # spectral norm on G's layers (SAGAN)
@@ -41,7 +41,7 @@ class ModelConfig:
 class NetSpec:
     """What the data and the recipe ask of the networks."""
 
-    sample_shape: tuple[int, ...]  # (C, H, W) for images, (D,) for points
+    sample_shape: tuple[int, ...]  # (C, H, W) for images, (D,) for points, (T, F) for continuous sequences
     z_dim: int  # length of G's input vector
     g_classes: int = 0  # classes G is conditioned on (0 = unconditional)
     d_classes: int = 0  # classes D's label input sees
@@ -58,6 +58,7 @@ def build_nets(spec: NetSpec, cfg: ModelConfig, *, d_shape: tuple[int, ...] | No
     _check_norm(cfg.g_norm, "model.g_norm")  # checked here too: a one-layer D never builds a norm layer
     _check_norm(cfg.d_norm, "model.d_norm")
     g_cls, d_cls = ARCHS.get(cfg.arch)
+    _check_sequences(spec.sample_shape, cfg.arch)
     G, D = g_cls(spec, cfg), d_cls(replace(spec, sample_shape=d_shape or spec.sample_shape), cfg)
     has_attention = [any(type(m).__name__ == "SelfAttention" for m in net.modules()) for net in (G, D)]
     if cfg.attention is not None and not all(has_attention):  # both G and D, or the resolutions disagree
@@ -69,6 +70,21 @@ def build_nets(spec: NetSpec, cfg: ModelConfig, *, d_shape: tuple[int, ...] | No
     return G, D
 
 
-from gankit.nets import biggan, dcgan, mlp, progan, r3gan, resnet, stylegan  # noqa: E402,F401  (registers the architectures)
+def takes_sequences(arch: str) -> bool:
+    """Whether architecture ``arch`` builds networks for continuous sequences (T, F) (its G says so)."""
+    return getattr(ARCHS.get(arch)[0], "takes_sequences", False)
 
-__all__ = ["ARCHS", "ModelConfig", "NetSpec", "build_nets"]
+
+def _check_sequences(sample_shape: tuple[int, ...], arch: str) -> None:
+    """A clear error for sequence samples (T, F), the only 2-D sample shape, given to an image or point network."""
+    if len(sample_shape) == 2 and not takes_sequences(arch):
+        from gankit.errors import ConfigError
+
+        choices = " or ".join(f"model.arch={name}" for name in ARCHS.names() if takes_sequences(name))
+        raise ConfigError(f"model.arch={arch!r} builds networks for images or points, but the data holds continuous "
+                          f"sequences of shape (T, F) = {sample_shape}; use {choices} (e.g. the crnngan preset)")
+
+
+from gankit.nets import biggan, crnn, dcgan, mlp, progan, r3gan, resnet, stylegan  # noqa: E402,F401  (registers the architectures)
+
+__all__ = ["ARCHS", "ModelConfig", "NetSpec", "build_nets", "takes_sequences"]

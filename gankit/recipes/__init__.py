@@ -5,6 +5,8 @@ from gankit.recipes import cyclegan, pix2pix, srgan, stargan  # noqa: F401  (ima
 from gankit.recipes import ssgan, triplegan  # noqa: F401  (semi-supervised: gankit/recipes/semi_supervised.py)
 from gankit.recipes import energy  # noqa: F401  (auto-encoder discriminators: EBGAN, BEGAN)
 from gankit.recipes import aae, bicogan, bigan, glo, icgan, vae, vaegan  # noqa: F401  (the encoder family: gankit/recipes/encoding.py)
+from gankit.recipes import bpr, irgan  # noqa: F401  (item recommendation: gankit/recipes/recommend.py)
+from gankit.recipes import maskgan, relgan, seqgan, text  # noqa: F401  (the text family: gankit/recipes/text.py)
 from gankit.recipes.gan import GAN
 from gankit.recipes.infogan import InfoGAN
 

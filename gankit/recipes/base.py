@@ -291,6 +291,13 @@ class Recipe(nn.Module):
         raise ConfigError(f"{type(self).__name__} cannot truncate its latent: the truncation trick needs G's input "
                           "to be standard normal noise (the GAN-family recipes); sample without --truncation")
 
+    def at_temperature(self, latent: Latent, temperature: float) -> Latent:
+        """``latent`` sampled at a temperature (the text recipes: G's logits divided by it); others refuse."""
+        from gankit.errors import ConfigError
+
+        raise ConfigError(f"{type(self).__name__} has no sampling temperature: it applies to the text recipes, whose "
+                          "G samples tokens from a softmax; sample without --temperature")
+
     # --- sampling -------------------------------------------------------------
     def enable_ema(self, decay: float) -> None:
         self.ema = EMA(self.G, decay)
@@ -329,6 +336,22 @@ class Recipe(nn.Module):
     def record(self, **values: float | Tensor) -> None:
         """Statistics (not losses) the trainer logs, e.g. mean D outputs."""
         self.stats.update(values)
+
+
+class GeneratorOnly:
+    """For recipes that train G alone (MLE, BPR): one network, one optimiser group, no discriminator. Put it
+    before the recipe's base class: ``class MLE(GeneratorOnly, TextRecipe)``."""
+
+    G: nn.Module
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"G": self.G}
+
+    def groups(self) -> dict[str, list[str]]:
+        return {"G": ["G"]}
+
+    def discriminators(self) -> list[nn.Module]:
+        return []
 
 
 @contextlib.contextmanager
@@ -383,5 +406,5 @@ def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
     return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
 
 
-__all__ = ["RECIPES", "register_recipe", "Recipe", "Phase", "Latent", "EMA", "LossTerms", "slerp", "check_recipe_args",
+__all__ = ["RECIPES", "register_recipe", "Recipe", "GeneratorOnly", "Phase", "Latent", "EMA", "LossTerms", "slerp", "check_recipe_args",
            "eval_mode", "run_generator", "ranking_accuracy"]

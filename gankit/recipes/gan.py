@@ -47,6 +47,7 @@ class GAN(Recipe):
     """Goodfellow et al. 2014, and every variant that differs only in nets, loss, penalties and terms."""
 
     paper = "Goodfellow et al. 2014, Generative Adversarial Nets"
+    data_kinds = ("image", "points", "sequence")  # sequences: with a sequence architecture (model.arch=crnn)
     standard_normal_z = True  # G's input is N(0, I) noise (and labels): the truncation trick applies
 
     def __init__(self, G: nn.Module, D: nn.Module, *, z_dim: int, objective: Objective | None = None,

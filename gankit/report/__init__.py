@@ -168,6 +168,7 @@ def write_report(run_path: str | Path) -> Path:
             parts.append(f'<figure><img alt="{path.stem}" src="{_png_data_uri(path.read_bytes())}">'
                          f"<figcaption>{path.stem}</figcaption></figure>")
         parts.append("</div>")
+    parts.append(_sentences_section(run))
     stages = sorted(run.samples.glob("stage_*.png"))  # recipes that train in stages (ProGAN): each one's last grid
     if stages:
         parts.append("<h2>Samples at the end of each training stage</h2><div>")
@@ -180,6 +181,25 @@ def write_report(run_path: str | Path) -> Path:
         parts.append(f"<h2>Config</h2><pre>{_esc(run.config.read_text())}</pre>")
     run.write_text(run.report, _page("gankit report", parts))
     return run.report
+
+
+def _spread(paths: list[Path], count: int = 6) -> list[Path]:
+    """At most ``count`` of ``paths``, evenly spread, the first and the last included."""
+    return paths if len(paths) <= count else [paths[i * (len(paths) - 1) // (count - 1)] for i in range(count)]
+
+
+def _sentences_section(run: RunDir, lines: int = 8) -> str:
+    """Text runs: the first sentences of the fixed latents over training, and at the end of each stage."""
+    parts = []
+    for pattern, heading in (("step_*.txt", "Sentences from a fixed latent over training"),
+                             ("stage_*.txt", "Sentences at the end of each training stage")):
+        files = _spread(sorted(run.samples.glob(pattern)))
+        if files:
+            parts.append(f"<h2>{heading}</h2>")
+            for path in files:
+                text = path.read_text(encoding="utf-8").splitlines()[:lines]
+                parts.append(f"<h3>{_esc(path.stem)}</h3><pre>{_esc(chr(10).join(text))}</pre>")
+    return "\n".join(parts)
 
 
 def _page(title: str, parts: list[str]) -> str:
@@ -205,7 +225,8 @@ def summary(run_path: str | Path) -> dict[str, Any]:
             "step": last.get("step", 0), "steps": cfg.train.steps, "seconds": last.get("time", 0.0),
             "scores": {k.removeprefix("eval/"): v for k, v in latest_eval.items() if k.startswith("eval/")},
             "protocol": latest_eval.get("protocol", {}), "symptoms": [s.get("name") for s in symptoms(run)],
-            "rows": train_rows, "evals": evals, "last_sample": (sorted(run.samples.glob("step_*.png")) or [None])[-1]}
+            "rows": train_rows, "evals": evals, "last_sample": (sorted(run.samples.glob("step_*.png")) or [None])[-1],
+            "last_text": (sorted(run.samples.glob("step_*.txt")) or [None])[-1]}
 
 
 def protocol_mismatches(summaries: list[dict]) -> list[str]:
@@ -257,6 +278,9 @@ def write_compare(run_paths: list[str | Path], out: str | Path) -> Path:
         if s["last_sample"] is not None:
             parts.append(f'<figure><img alt="{_esc(s["run"])}" src="{_png_data_uri(s["last_sample"].read_bytes())}">'
                          f"<figcaption>{_esc(s['run'])} ({_esc(s['last_sample'].stem)})</figcaption></figure>")
+        if s.get("last_text") is not None:
+            text = s["last_text"].read_text(encoding="utf-8").splitlines()[:8]
+            parts.append(f"<h3>{_esc(s['run'])} ({_esc(s['last_text'].stem)})</h3><pre>{_esc(chr(10).join(text))}</pre>")
     parts.append("</div>")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -224,9 +224,11 @@ class Trainer:
     @contextlib.contextmanager
     def _only_trains(self, group: str) -> Iterator[None]:
         """Freeze the other groups so backward skips their weight gradients."""
-        for name, params in self.groups.items():
-            for p in params:
-                p.requires_grad_(name == group)
+        for params in self.groups.values():  # a network may sit in two groups (two optimisers: the text GANs'
+            for p in params:                 # G_mle and G), so freeze all, then free the trained group's
+                p.requires_grad_(False)
+        for p in self.groups[group]:
+            p.requires_grad_(True)
         try:
             yield
         finally:
