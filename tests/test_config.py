@@ -188,7 +188,8 @@ def test_valid_keys() -> None:
     keys = valid_keys()
     assert {"train.steps", "optim.lr", "model.attention", "data.name", "loss", "penalties", "recipe_args", "profile"} <= set(keys)
     assert "train" not in keys and "model" not in keys  # sections are not leaf keys
-    assert len(keys) == len(set(keys)) == 80  # 77, then profile, train.channels_last, train.compile
+    assert len(keys) == len(set(keys)) == 83  # 77, then profile, train.channels_last, train.compile, data.vocab_size,
+    # data.min_count, data.max_length
 
 
 # --- a frozen config; per-group optimiser settings -------------------------------------------------

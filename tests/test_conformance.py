@@ -19,7 +19,7 @@ from gankit.recipes import RECIPES
 from gankit.recipes.translation import Translation
 from gankit.tricks import TRICKS
 from gankit.train.checkpoint import load_checkpoint
-from tests.conftest import TINY
+from tests.conftest import SHARED_DATA, TINY, shared_file
 
 
 def tiny_overrides(preset: str) -> list[str]:
@@ -32,7 +32,12 @@ def tiny_overrides(preset: str) -> list[str]:
         extra += GROW_IN_TWO_STEPS
     if cfg.data.name == "stacked-mnist":  # its 1000 classes need all of MNIST; tiny runs use 3-channel digits
         image += ["data.name=digits", "data.channels=3"]
+    if cfg.data.name in SHARED_TEXT:  # the Texygen files live in ../shared/data (the test skips without them)
+        extra.append(f"data.root={SHARED_DATA}")
     return TINY + extra + image + TRANSLATION.get(cfg.recipe, [])
+
+
+SHARED_TEXT = ("coco-captions", "emnlp-news")
 
 
 # translation recipes at tiny size on offline data: paired pix2pix on a small .npz made once (see
@@ -117,6 +122,8 @@ def test_unchanged_network_is_reported() -> None:
 
 @pytest.mark.parametrize(("preset", "overrides"), cases(), ids=[c[0] for c in cases()])
 def test_recipe_conforms(preset: str, overrides: list[str], tmp_path, paired_npz) -> None:  # noqa: ANN001
+    if f"data.root={SHARED_DATA}" in overrides:
+        shared_file("coco_captions_train.txt")  # skips with the reason when ../shared/data is absent
     torch.manual_seed(0)
     run = train_tiny(preset, overrides, tmp_path / "a", paired_npz)
     initial_recipe = gankit.api.build_recipe(run.config, run.data, torch.device("cpu"))  # the run's seed: its start

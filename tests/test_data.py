@@ -102,7 +102,8 @@ def test_missing_path() -> None:
 def test_list_datasets() -> None:
     listed = dict(list_datasets())
     assert set(listed) == {"ring8", "grid25", "digits", "mnist", "fashion-mnist", "cifar10", "stacked-mnist",
-                            "facades"} <= set(DATASETS)
+                            "facades", "coco-captions", "emnlp-news", "oracle", "sines", "synthetic-feedback",
+                            "movielens-100k"} <= set(DATASETS)
     assert all(description and "\n" not in description for description in listed.values())
 
 

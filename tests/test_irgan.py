@@ -20,7 +20,7 @@ from gankit.metrics.base import Inputs, Setting
 from gankit.metrics.ndcg_at_k import NDCGAtK
 from gankit.metrics.precision_at_k import PrecisionAtK
 from gankit.metrics.ranking import ndcg_at, precision_at, top_hits
-from gankit.nets.factorisation import inverse_cdf
+from gankit.nets.common import inverse_cdf
 from gankit.types import DataInfo
 
 U_DATA = "196\t242\t3\t881250949\n196\t302\t4\t891717742\n186\t302\t5\t878887116\n196\t377\t5\t880606923\n" \

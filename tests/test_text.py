@@ -149,12 +149,9 @@ def test_oracle_is_fixed_and_its_data_far_likelier_than_uniform() -> None:
 @pytest.fixture(scope="module")
 def coco_runs(tmp_path_factory):  # noqa: ANN001, ANN201
     """MLE on COCO captions briefly, and its untrained start (the same seed)."""
-    import os
-
-    shared_file("coco_captions_train.txt")
-    os.environ.setdefault("GANKIT_DATA", str(shared_file("coco_captions_train.txt").parent))
+    root = shared_file("coco_captions_train.txt").parent
     out = tmp_path_factory.mktemp("coco")
-    common = ["data.name=coco-captions", "data.vocab_size=2000", "data.max_length=16", "model.g_width=64",
+    common = ["data.name=coco-captions", f"data.root={root}", "data.vocab_size=2000", "data.max_length=16", "model.g_width=64",
               "model.embed_dim=32", "train.batch_size=64", "eval.n=300", *QUICK]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # captions longer than 16 tokens are cut

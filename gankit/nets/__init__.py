@@ -31,7 +31,7 @@ class ModelConfig:
     attention: int | None = None  # resolution of a self-attention block in G and D (SAGAN)
     label_input: str | None = None  # how D sees labels: concat | projection | null
     blocks: int = 1  # residual blocks at each resolution (arch r3gan)
-    embed_dim: int = 128  # the class embedding shared by G's blocks (arch biggan)
+    embed_dim: int = 128  # the class embedding shared by G's blocks (arch biggan); the token embedding (text recipes)
     mapping_layers: int = 8  # layers of the mapping network z -> w (arch stylegan, stylegan2)
     style_mixing: float = 0.9  # probability of style mixing while training (arch stylegan, stylegan2)
     sync_bn: bool = False  # multi-process training: batch norms use the statistics of the global batch (SyncBatchNorm)

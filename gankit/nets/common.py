@@ -72,3 +72,12 @@ class DHead(nn.Module):
         logit = self.label_input.project(self.linear(features).squeeze(1), features, y)
         aux = self.aux(features) if self.aux is not None else None
         return DOut(logit=logit, features=features, aux=aux)
+
+
+def inverse_cdf(probs: Tensor, uniform: Tensor) -> Tensor:
+    """The category of each row of ``probs`` (B, C) that uniform noise (B,) or (B, S) in [0, 1) falls into,
+    (B,) or (B, S) int64: the first c with cumsum(probs)[c] > u * total."""
+    cdf = probs.cumsum(1)  # (B, C)
+    target = (uniform if uniform.dim() == 2 else uniform[:, None]) * cdf[:, -1:]
+    index = torch.searchsorted(cdf, target.to(cdf.dtype).contiguous(), right=True)
+    return index.clamp_(max=probs.shape[1] - 1).reshape(uniform.shape)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.nets.common import inverse_cdf
 from gankit.types import DOut
 
 INIT_DELTA = 0.05  # IRGAN's INIT_DELTA: the embeddings start U(-0.05, 0.05)
@@ -76,13 +77,4 @@ class ItemPolicy(MatrixFactorisation):
         return log_p.gather(1, items if items.dim() == 2 else items[:, None]).reshape(items.shape)
 
 
-def inverse_cdf(probs: Tensor, uniform: Tensor) -> Tensor:
-    """The category of each row of ``probs`` (B, C) that uniform noise (B,) or (B, S) in [0, 1) falls into,
-    (B,) or (B, S) int64: the first c with cumsum(probs)[c] > u * total."""
-    cdf = probs.cumsum(1)  # (B, C)
-    target = (uniform if uniform.dim() == 2 else uniform[:, None]) * cdf[:, -1:]
-    index = torch.searchsorted(cdf, target.to(cdf.dtype).contiguous(), right=True)
-    return index.clamp_(max=probs.shape[1] - 1).reshape(uniform.shape)
-
-
-__all__ = ["MatrixFactorisation", "PairScorer", "ItemPolicy", "inverse_cdf", "INIT_DELTA"]
+__all__ = ["MatrixFactorisation", "PairScorer", "ItemPolicy", "INIT_DELTA"]

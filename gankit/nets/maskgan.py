@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.nets.text import State, pick
+from gankit.nets.text import State, TextGenerator, pick
 from gankit.types import DOut
 
 
@@ -46,9 +46,9 @@ class MaskedSeq2Seq(nn.Module):
         return torch.full((n,), self.vocab + 1, dtype=torch.long, device=self.out.weight.device)
 
     def encode(self, tokens: Tensor, masked: Tensor) -> tuple[Tensor, State]:
-        """(B, T) ids and (B, T) bool blanks -> the encoder's outputs (B, T, H) and final state (the decoder's start)."""
+        """(B, T) ids and (B, T) bool blanks -> the encoder's outputs (B, T, H) and final state (the decoder's)."""
         if tokens.shape != masked.shape:
-            raise ValueError(f"tokens {tuple(tokens.shape)} and masked {tuple(masked.shape)} must have one shape (B, T)")
+            raise ValueError(f"tokens {tuple(tokens.shape)} and masked {tuple(masked.shape)} differ; both are (B, T)")
         context = torch.where(masked.bool(), torch.full_like(tokens, self.blank), tokens)
         return self.encoder(self.embed(context))
 
@@ -101,12 +101,7 @@ class MaskActor(MaskedSeq2Seq):
         encoded, state = self.encode(tokens, masked)
         return self.out(self.decode(self.shifted(tokens), encoded, state))
 
-    def mask(self, tokens: Tensor) -> Tensor:
-        """(B, T) 1.0 up to and including the first <eos> (all without one): the tokens a sentence's writer chooses."""
-        if self.eos is None:
-            return torch.ones(tokens.shape, device=tokens.device)
-        ended = (tokens == self.eos).long().cumsum(1) - (tokens == self.eos).long()  # eos seen strictly before t
-        return (ended == 0).float()
+    mask = TextGenerator.mask  # (B, T) 1.0 up to and including the first <eos>: the tokens a writer chooses
 
     def log_probs(self, tokens: Tensor, masked: Tensor | None = None) -> Tensor:
         """(B, T) log-probability of each blank's token (masked None: every token a blank, the likelihood of the

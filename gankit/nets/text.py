@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.nets.common import inverse_cdf
 from gankit.types import DOut
 
 State = tuple[Tensor, Tensor]  # an LSTM's (h, c), each (layers, B, H)
@@ -102,10 +103,7 @@ class TextGenerator(nn.Module):
 
 def pick(logits: Tensor, u: Tensor, temperature: float | None = None) -> Tensor:
     """Inverse-CDF sampling: the token whose cumulative softmax probability first exceeds u (B,) in [0, 1)."""
-    probs = F.softmax(logits.float() / (temperature or 1.0), dim=-1)  # (B, V)
-    cdf = probs.cumsum(dim=-1)
-    token = torch.searchsorted(cdf, (u.float() * cdf[:, -1])[:, None].contiguous(), right=True)[:, 0]
-    return token.clamp_(max=logits.shape[-1] - 1)
+    return inverse_cdf(F.softmax(logits.float() / (temperature or 1.0), dim=-1), u.float())
 
 
 class Highway(nn.Module):

@@ -338,6 +338,17 @@ class Recipe(nn.Module):
         self.stats.update(values)
 
 
+def single_process(recipe: str) -> None:
+    """ConfigError under torchrun for recipes whose networks are called through methods other than forward
+    (sampling, log-likelihoods), which DDP does not synchronise."""
+    from gankit import distributed
+    from gankit.errors import ConfigError
+
+    if distributed.world_size() > 1:
+        raise ConfigError(f"recipe {recipe!r} trains in one process (its networks are called through methods other "
+                          "than forward, which DDP does not synchronise); run it without torchrun")
+
+
 class GeneratorOnly:
     """For recipes that train G alone (MLE, BPR): one network, one optimiser group, no discriminator. Put it
     before the recipe's base class: ``class MLE(GeneratorOnly, TextRecipe)``."""
@@ -406,5 +417,5 @@ def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
     return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
 
 
-__all__ = ["RECIPES", "register_recipe", "Recipe", "GeneratorOnly", "Phase", "Latent", "EMA", "LossTerms", "slerp", "check_recipe_args",
+__all__ = ["RECIPES", "register_recipe", "Recipe", "GeneratorOnly", "single_process", "Phase", "Latent", "EMA", "LossTerms", "slerp", "check_recipe_args",
            "eval_mode", "run_generator", "ranking_accuracy"]

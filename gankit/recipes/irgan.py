@@ -31,7 +31,8 @@ from gankit import distributed as noise
 from gankit.errors import ConfigError
 from gankit.losses.policy import reinforce
 from gankit.losses.ranking import bpr
-from gankit.nets.factorisation import ItemPolicy, PairScorer, inverse_cdf
+from gankit.nets.common import inverse_cdf
+from gankit.nets.factorisation import ItemPolicy, PairScorer
 from gankit.objective import Objective
 from gankit.recipes.base import LossTerms, Phase, check_recipe_args, register_recipe
 from gankit.recipes.recommend import Recommender

@@ -31,7 +31,7 @@ from gankit.losses.policy import reinforce
 from gankit.losses.sequence import critic_advantages, masked_mse, masked_token_bce, token_nll
 from gankit.nets.maskgan import MaskActor, MaskCritic, MaskDiscriminator, contiguous_mask
 from gankit.objective import Objective
-from gankit.recipes.base import LossTerms, Phase, eval_mode, register_recipe
+from gankit.recipes.base import LossTerms, Phase, eval_mode, register_recipe, single_process
 from gankit.recipes.seqgan import AdversarialText
 from gankit.recipes.text import share_steps, typed_args
 from gankit.types import Batch
@@ -90,6 +90,7 @@ class MaskGAN(AdversarialText):
                               "blanks and G's rewards are log D, so it takes only loss=nonsat (the default)")
         if data.tokens is None or len(data.tokens) < 2:
             raise ConfigError(f"data set {data.name!r} has no vocabulary; maskgan needs a text data set")
+        single_process("maskgan")
         vocab = Vocabulary(data.tokens)
         G = MaskActor(len(vocab), data.sample_shape[0], embed_dim=cfg.model.embed_dim, hidden=cfg.model.g_width,
                       eos=vocab.eos, pad=vocab.pad)
@@ -161,8 +162,8 @@ class MaskGAN(AdversarialText):
         if self.critic is not None:
             with torch.no_grad(), eval_mode(self.critic) as critic:
                 values = critic(filled, masked)
-        returns, advantages = critic_advantages(rewards=rewards, values=values, mask=chosen, gamma=self.args.gamma,
-                                                clip=self.args.advantage_clip)
+        _, advantages = critic_advantages(rewards=rewards, values=values, mask=chosen, gamma=self.args.gamma,
+                                          clip=self.args.advantage_clip)
         count = chosen.sum().clamp(min=1)
         self.record(reward=(rewards * chosen).sum() / count, advantage=(advantages.abs() * chosen).sum() / count)
         return {"pg": reinforce(log_probs=self.G.log_probs(filled, masked), rewards=advantages, mask=chosen)}
@@ -185,7 +186,7 @@ class MaskGAN(AdversarialText):
 
     @torch.no_grad()
     def fill_text(self, sentences: list[str], *, seed: int = 0, temperature: float | None = None) -> list[str]:
-        """Each ``___`` of each sentence filled with one token by the sampling G (other words kept; unknown -> <unk>)."""
+        """Each ``___`` of each sentence filled with one token by the sampling G (other words kept, unknown: <unk>)."""
         G = self.sampler()
         words = [tokenize(s) for s in sentences]
         long = [i for i, w in enumerate(words) if len(w) > G.length - 1]

@@ -21,9 +21,10 @@ from torch import Tensor
 
 from gankit import distributed
 from gankit.errors import ConfigError
-from gankit.nets.factorisation import ItemPolicy, inverse_cdf
+from gankit.nets.common import inverse_cdf
+from gankit.nets.factorisation import ItemPolicy
 from gankit.objective import Accepts
-from gankit.recipes.base import Latent, Recipe
+from gankit.recipes.base import Latent, Recipe, single_process
 
 TOP_ITEMS = 5  # items per user in the text samples
 
@@ -48,9 +49,7 @@ class Recommender(Recipe):
             raise ConfigError(f"recipe {cfg.recipe!r} learns from (user, item) interactions; data set {data.name!r} "
                               "has none: use synthetic-feedback, movielens-100k or a .data/.tsv/.csv file of rows "
                               "'user item [rating]'")
-        if distributed.world_size() > 1:
-            raise ConfigError(f"recipe {cfg.recipe!r} trains in one process (its networks are called through "
-                              "methods other than forward, which DDP does not synchronise); run it without torchrun")
+        single_process(cfg.recipe)
         return data.table
 
     def use_data(self, data) -> None:  # noqa: ANN001  (gankit.data.Dataset)

@@ -71,6 +71,11 @@ class AdversarialText(TextRecipe):
         """None while G pre-trains, one a step while D pre-trains, ``d_steps`` once adversarial."""
         return 0 if step <= self.mle_steps else 1 if step < self.adv_start else self.d_steps
 
+    def representative_step(self) -> int:
+        """An adversarial step, the dearest kind (train.minutes then never overruns; the cheap pre-training steps
+        leave time to spare)."""
+        return self.adv_start
+
     def stage(self, step: int) -> str | None:
         return "mle" if step <= self.mle_steps else "d-pretrain" if step < self.adv_start else "adversarial"
 

@@ -18,7 +18,8 @@ from gankit.errors import ConfigError
 from gankit.losses.sequence import token_nll
 from gankit.nets.text import TextGenerator
 from gankit.objective import Accepts
-from gankit.recipes.base import GeneratorOnly, Latent, LossTerms, Phase, Recipe, check_recipe_args, register_recipe
+from gankit.recipes.base import (GeneratorOnly, Latent, LossTerms, Phase, Recipe, check_recipe_args, register_recipe,
+                                 single_process)
 from gankit.types import Batch, DataInfo
 
 NOTHING = Accepts(tricks=frozenset(), penalties=frozenset(), terms=frozenset(),
@@ -40,6 +41,7 @@ class TextRecipe(Recipe):
         """An LSTM over the data's vocabulary writing its sentences' length (model.g_width units, model.embed_dim)."""
         if data.tokens is None or len(data.tokens) < 2:
             raise ConfigError(f"data set {data.name!r} has no vocabulary; text recipes need a text data set")
+        single_process(cfg.recipe)
         vocab = Vocabulary(data.tokens)
         return TextGenerator(len(vocab), data.sample_shape[0], embed_dim=cfg.model.embed_dim, hidden=cfg.model.g_width,
                              eos=vocab.eos, pad=vocab.pad)
