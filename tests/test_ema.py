@@ -8,7 +8,7 @@ from gankit import config as cfgmod
 from gankit.api import build_recipe
 from gankit.types import DataInfo
 
-DIGITS = DataInfo("digits", (1, 8, 8), 10, "images")
+DIGITS = DataInfo("digits", (1, 8, 8), 10, "image")
 
 
 def _recipe(*overrides: str):  # noqa: ANN202

@@ -232,3 +232,9 @@ def test_text_gans_learn_the_oracle(tmp_path, preset: str, extra: list[str]) -> 
     rows = [__import__("json").loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
     adversarial = [r for r in rows if "G/adv" in r or "G/pg" in r]
     assert [r["step"] for r in adversarial] == [150, 160] and math.isfinite(adversarial[-1]["D/adv"])
+
+
+def test_text_recipes_refuse_image_tricks_by_name(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(gankit.errors.ConfigError, match="recipe 'seqgan' does not accept trick 'instance_noise'"):
+        gankit.train("seqgan", out=tmp_path / "r", overrides=["tricks=[instance_noise]", *QUICK, "train.steps=1"])
+    assert not (tmp_path / "r").exists()
