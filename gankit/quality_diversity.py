@@ -45,9 +45,9 @@ def curve(runs: Sequence, temperatures: Sequence[float] = TEMPERATURES, *, n: in
     if n < 2:
         raise ConfigError(f"--n {n}: self-BLEU needs at least 2 samples")
     refs, rows = references(runs[0], split), []
+    vocab = Vocabulary(runs[0].data.tokens)  # check_runs: every run has this vocabulary
     for run in runs:
         for temperature in temperatures:
-            vocab = Vocabulary(run.data.tokens)
             hypotheses = [vocab.words(row) for row in run.sample(n, seed=seed, temperature=temperature).tolist()]
             row: dict[str, Any] = {"run": str(run.path), "preset": run.config.preset, "temperature": temperature}
             row.update({f"bleu{k}": v for k, v in bleu(hypotheses=hypotheses, references=refs).items()})
