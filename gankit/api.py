@@ -89,7 +89,8 @@ class Run:
 
     def sample(self, n: int, labels: int | list[int] | Tensor | None = None, *, seed: int | None = None,
                truncation: float | None = None, temperature: float | None = None) -> Tensor:
-        """n samples on the CPU (images (n, C, H, W) in [-1, 1], points (n, D), token ids (n, T): ``sentences``).
+        """n samples on the CPU (images (n, C, H, W) in [-1, 1], points (n, D), token ids (n, T): ``sentences``, video
+        clips (n, T, C, H, W)).
 
         ``labels``: a class (or one per sample) for conditional recipes; for InfoGAN, the
         value of the first categorical code; for StarGAN, the target domain. Translation runs
@@ -121,6 +122,39 @@ class Run:
         latent = self.latent(n, labels, seed=seed, truncation=truncation, temperature=temperature)
         images, nrow = self.recipe.show(latent, self.recipe.generate(latent))
         return picture(images.float().cpu(), nrow=nrow)
+
+    def from_text(self, captions: str | list[str], n: int = 8, *, seed: int | None = None,
+                  grid: bool = False) -> Tensor:
+        """Text-to-image runs (StackGAN): n samples for each caption, caption-major, (len(captions) n, C, H, W) in
+        [-1, 1] on the CPU; ``grid``: the picture (3, H, W) uint8 with one row of stage I | stage II pairs per
+        caption. DataError for an empty caption or words outside the run's vocabulary (naming them)."""
+        from gankit.data.captions import encode_captions
+        from gankit.data.text import Vocabulary
+        from gankit.recipes.stackgan import StackGAN
+        from gankit.viz import picture
+
+        if not isinstance(self.recipe, StackGAN):
+            raise ConfigError(f"preset {self.config.preset!r} does not take text: --text needs a text-to-image run "
+                              "(gankit train stackgan)")
+        ids = encode_captions(Vocabulary(self.data.tokens), [captions] if isinstance(captions, str) else list(captions))
+        latent = self.recipe.text_latent(ids, n, generator=self._generator(seed))
+        if not grid:
+            return self.recipe.generate(latent).float().cpu()
+        images, nrow = self.recipe.show(latent, self.recipe.generate(latent), per_row=n)
+        return picture(images.float().cpu(), nrow=nrow)
+
+    def texture(self, size: int, n: int = 1, *, seed: int | None = None, tile: bool = False) -> Tensor:
+        """Texture runs (sgan, psgan, markovian-gan): n textures of size x size px from spatial noise of the matching
+        size, as a (3, H, W) uint8 picture (a grid when n > 1). ``tile``: seamlessly tileable textures (periodic
+        noise; gankit/recipes/texture.py), their side rounded up to whole noise positions."""
+        from gankit.recipes.texture import is_texture_recipe
+        from gankit.viz import picture
+
+        if not is_texture_recipe(self.recipe):
+            raise ConfigError(f"--size/--tile make textures of any size: they need a texture preset (sgan, psgan, "
+                              f"markovian-gan); the run {str(self.path)!r} is {self.config.preset!r}")
+        images = self.recipe.texture(n, size, tileable=tile, generator=self._generator(seed))
+        return picture(images.float().cpu(), nrow=None)
 
     def mix(self, rows: int = 4, cols: int = 4, *, cutoff: int | None = None, seed: int | None = None) -> Tensor:
         """The style-mixing grid of a style G (Karras et al. 2019, Fig. 3) as (3, H, W) uint8: the top row holds
@@ -178,6 +212,31 @@ class Run:
             raise ConfigError(f"translate: images must be (N, {', '.join(map(str, self.recipe.input_shape))}) in "
                               f"[-1, 1] for this run (its training input size); got {tuple(images.shape)}")
         return self.recipe.translate(images.to(self.device), self.domain_index(to)).float().cpu()
+
+    def inpaint_spec(self) -> tuple[int, tuple[int, int]]:
+        """(channels, (H, W)) of the images inpaint() fills; a clear error for a run that does not inpaint."""
+        from gankit.recipes.inpainting import ContextEncoderGAN
+
+        if not isinstance(self.recipe, ContextEncoderGAN):
+            raise ConfigError(f"preset {self.config.preset!r} does not fill holes; inpaint is for context-encoder runs")
+        shape = self.recipe.input_shape
+        return shape[0], (shape[1], shape[2])
+
+    def inpaint(self, images: Tensor, mask: Tensor | str | Path | None = None) -> Tensor:
+        """Fill holes in images (N, C, H, W) in [-1, 1] with a context-encoder run (Pathak et al. 2016). ``mask``: 1 on
+        the hole, 0 elsewhere, (H, W) or (1 or N, 1, H, W), or a PNG path (white on the hole); None: the run's own
+        mask (its central hole, or random blocks seeded by each image). Returns the completed images on the CPU."""
+        from gankit.data.masks import check_hole, read_mask
+
+        channels, size = self.inpaint_spec()
+        images = torch.as_tensor(images, dtype=torch.float32)
+        if images.dim() != 4 or images.shape[1] != channels or tuple(images.shape[2:]) != size:
+            raise ConfigError(f"inpaint: images must be (N, {channels}, {size[0]}, {size[1]}) in [-1, 1] for this run "
+                              f"(its training size); got {tuple(images.shape)}")
+        if isinstance(mask, (str, Path)):
+            mask = read_mask(mask, size)
+        hole = None if mask is None else check_hole(mask, len(images), size).to(self.device)
+        return self.recipe.inpaint(images.to(self.device), hole).float().cpu()
 
     def domain_index(self, to: int | str | None) -> int | None:
         """A domain given by name or index -> its index (None stays None)."""

@@ -131,16 +131,78 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from gankit.recipes.translation import Translation
 
     run = gankit.load(args.run, device=args.device)
+    if args.size is not None or args.tile:
+        _write_texture(run, args)
+        return
+    if args.text:
+        _write_text_samples(run, args)
+        return
+    args.n = 64 if args.n is None else args.n
     if run.writes_text():
         _write_sentences(run, args)
         return
     out = Path(args.out or "samples.png")
+    if run.data.kind == "video" and out.suffix.lower() in (".gif", ".mp4"):
+        _write_clips(run, args, out)
+        return
+    if out.suffix.lower() == ".obj" or (run.data.kind == "voxel" and args.out and not out.suffix):
+        _write_meshes(run, args, out)
+        return
+    if out.suffix.lower() == ".mp4":
+        raise ConfigError(f"--out {out}: MP4 is for video runs; preset {run.config.preset!r} makes "
+                          f"{run.data.kind} samples: write a .png grid")
     _write_image(run.grid(args.n, labels=args.class_, seed=args.seed, truncation=args.truncation,
                           temperature=args.temperature), out)
     what = "translations (input | output [| target])" if isinstance(run.recipe, Translation) else "samples"
     if isinstance(run.recipe, Encoding) and run.data.kind == "image":
         what += ", then rows of test image | reconstruction pairs"
     print(f"wrote a grid of {args.n} {what} to {out}")
+
+
+def _write_texture(run, args: argparse.Namespace) -> None:  # noqa: ANN001  (Run)
+    """Texture runs: --n textures (default 1) of --size px (default: the training crop); --tile makes them
+    tileable and writes a 2x2 tiling of the first beside them (OUT-2x2.png) to show the seams are gone."""
+    size = args.size if args.size is not None else run.config.recipe_args.get("crop", 64)
+    n = 1 if args.n is None else args.n
+    image = run.texture(size, n, seed=args.seed, tile=args.tile)  # checks the run before anything is written
+    out = Path(args.out or "texture.png")
+    _write_image(image, out)
+    if args.tile:
+        first = image if n == 1 else run.texture(size, 1, seed=args.seed, tile=True)
+        _write_image(first.repeat(1, 2, 2), out.with_name(f"{out.stem}-2x2{out.suffix}"))
+    side = "x".join(str(d) for d in image.shape[1:]) if n == 1 else f"{size}"
+    print(f"wrote {n} {'tileable ' if args.tile else ''}texture(s) of {side} px to {out}"
+          + (f" and a 2x2 tiling to {out.stem}-2x2{out.suffix}" if args.tile else ""))
+
+
+def _write_clips(run, args: argparse.Namespace, out: Path) -> None:  # noqa: ANN001  (Run)
+    """Video runs: n generated clips as one animated grid (GIF or MP4; the PNG grid shows their frames)."""
+    from gankit.clips import write_clips
+
+    if args.class_ is not None or args.temperature is not None:
+        raise ConfigError(f"preset {run.config.preset!r} generates unconditional clips: --class and --temperature "
+                          "do not apply")
+    write_clips(run.sample(args.n, seed=args.seed, truncation=args.truncation), out)
+    print(f"wrote an animated grid of {args.n} clips to {out}")
+
+
+def _write_text_samples(run, args: argparse.Namespace) -> None:  # noqa: ANN001  (Run)
+    """Text-to-image runs: --n samples (default 8) per --text caption, a row of stage I | stage II pairs each."""
+    if args.class_ is not None or args.truncation is not None or args.temperature is not None:
+        raise ConfigError("--text picks what to draw: --class, --truncation and --temperature do not apply with it")
+    n, out = args.n or 8, Path(args.out or "samples.png")
+    _write_image(run.from_text(args.text, n, seed=args.seed, grid=True), out)
+    print(f"wrote {n} samples for each of {len(args.text)} caption(s) to {out}, a row per caption of stage I | "
+          "stage II pairs")
+
+
+def _write_meshes(run, args: argparse.Namespace, out: Path) -> None:  # noqa: ANN001  (Run)
+    """Voxel runs (3D-GAN): marching-cubes meshes, all in one .obj or one .obj each in a folder."""
+    from gankit.voxelviz import write_meshes
+
+    volumes = run.sample(args.n, labels=args.class_, seed=args.seed, truncation=args.truncation)
+    written = write_meshes(volumes, out)  # a run of another kind is refused before anything is written
+    print(f"wrote {args.n} shape(s) as meshes (marching cubes) to " + (str(out) if len(written) == 1 else f"{out}/"))
 
 
 def _write_sentences(run, args: argparse.Namespace) -> None:  # noqa: ANN001  (Run)
@@ -187,6 +249,21 @@ def cmd_translate(args: argparse.Namespace) -> None:
         write_images(outputs, [out / f"{f.stem}.png" for f in part])
         written += len(part)
     print(f"wrote {written} translated image(s) to {out}")
+
+
+def cmd_inpaint(args: argparse.Namespace) -> None:
+    import gankit
+    from gankit.data.masks import read_mask
+    from gankit.imageio import list_inputs, read_images, write_images
+
+    run = gankit.load(args.run, device=args.device)
+    channels, size = run.inpaint_spec()  # a run that does not inpaint fails before any file is read
+    files = list_inputs(args.input)
+    mask = None if args.mask is None else read_mask(args.mask, size)  # a bad mask fails before anything is written
+    images = read_images(files, channels=channels, size=size)  # every image is read before the first is written
+    write_images(run.inpaint(images, mask), [Path(args.out) / f"{f.stem}.png" for f in files])
+    hole = f"the mask {args.mask}" if args.mask else "the run's own mask"
+    print(f"wrote {len(files)} inpainted image(s) to {args.out} (hole: {hole})")
 
 
 def _read_exact(run, path: str) -> "torch.Tensor":  # noqa: ANN001, F821
@@ -369,12 +446,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="a grid of samples from a run (text runs: sentences)")
     p.add_argument("run")
-    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--n", type=int, help="how many samples (default 64; textures: 1)")
+    p.add_argument("--size", type=int, help="texture runs (sgan, psgan, markovian-gan): textures of this side in px, "
+                                            "from spatial noise of the matching size")
+    p.add_argument("--tile", action="store_true", help="texture runs: seamlessly tileable textures (periodic noise), "
+                                                       "and a 2x2 tiling beside them")
     p.add_argument("--out", help="the picture to write (default samples.png); text runs: a .txt file, one sentence a "
-                                 "line (default: print them)")
+                                 "line (default: print them); video runs (vgan, mocogan): .gif or .mp4 for an "
+                                 "animated grid of clips, .png for a grid of their frames; voxel runs (3dgan): .png "
+                                 "rendered views, .obj meshes "
+                                 "or a folder of one .obj each")
     p.add_argument("--temperature", type=float, help="text runs: divide G's logits by this (> 0; 1: the model's own "
                                                       "distribution; lower: likelier, less diverse sentences)")
     p.add_argument("--class", dest="class_", type=int, help="class to sample (conditional presets; InfoGAN: cat0)")
+    p.add_argument("--text", action="append", metavar="CAPTION", help="text-to-image runs (stackgan): a caption to "
+                   "draw, e.g. \"a thick slanted seven\"; repeat for several (--n samples each, default 8)")
     p.add_argument("--seed", type=int)
     p.add_argument("--truncation", type=float, metavar="PSI",
                    help="the truncation trick: keep the central PSI of the noise's normal mass, in (0, 1] (BigGAN's "
@@ -411,6 +497,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_translate)
+
+    p = sub.add_parser("inpaint", help="fill holes in images with a context-encoder run")
+    p.add_argument("run")
+    p.add_argument("--input", required=True, help="an image file or a folder of images (resized to the run's size)")
+    p.add_argument("--mask", help="a PNG of the run's image size, white (255) on the hole, black (0) elsewhere "
+                                  "(default: the run's own mask)")
+    p.add_argument("--out", required=True, help="folder for the results (one PNG per input, same name)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_inpaint)
 
     p = sub.add_parser("interpolate", help="a latent walk as a PNG grid or GIF")
     p.add_argument("run")

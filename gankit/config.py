@@ -35,6 +35,8 @@ class DataConfig:
     vocab_size: int | None = None  # text: at most this many tokens, <pad> <eos> <unk> included (null: every word)
     min_count: int = 1  # text: words seen fewer times in the training split become <unk>
     max_length: int | None = None  # text: tokens per sentence before <eos> (null: the longest training sentence)
+    frames: int | None = None  # video: frames per clip (null: 16); for a folder of frame folders, set it to read videos
+    digits: int = 1  # moving-mnist: digits per clip (1 or 2)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,10 @@ class PointsExtractor(FeatureExtractor):
         yield torch.nn.Parameter(self._device_anchor, requires_grad=False)
 
 
+# data kinds whose feature network is always their own data set's domain evaluator (gankit/metrics/domain.py)
+NOT_IMAGES = {"sequence": "continuous sequences (a 1D CNN reads them)", "voxel": "voxel shapes (a 3D CNN reads them)"}
+
+
 def load_extractor(features: str, data: DataInfo, data_cfg: DataConfig, device: torch.device,
                    train_missing: bool = False) -> FeatureExtractor:
     """The feature network for ``features`` on this data: inception, domain (this data set's evaluator),
@@ -88,10 +92,10 @@ def load_extractor(features: str, data: DataInfo, data_cfg: DataConfig, device: 
         return PointsExtractor(data.sample_shape[-1]).to(device)
     if other:
         return domain_evaluator(other, data_cfg, device, train_missing)
-    if data.kind == "sequence":  # Inception reads images: sequences have their own data set's evaluator (a 1D CNN)
+    if data.kind in NOT_IMAGES:  # Inception reads images: sequences and voxels have their data set's evaluator
         if features == "inception":
-            raise ConfigError(f"features=inception reads images, but {data.name!r} holds continuous sequences; use "
-                              "features=domain (or auto): a 1D CNN trained on the data set's labels")
+            raise ConfigError(f"features=inception reads images, but {data.name!r} holds {NOT_IMAGES[data.kind]}; use "
+                              "features=domain (or auto): a classifier trained on the data set's labels")
         return domain_evaluator(data.name, data_cfg, device, train_missing)
     from gankit.metrics.inception import inception_available, load_inception
 

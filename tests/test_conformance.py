@@ -32,9 +32,11 @@ def tiny_overrides(preset: str) -> list[str]:
         extra += GROW_IN_TWO_STEPS
     if cfg.data.name == "stacked-mnist":  # its 1000 classes need all of MNIST; tiny runs use 3-channel digits
         image += ["data.name=digits", "data.channels=3"]
-    if cfg.data.name in SHARED_TEXT:  # the Texygen files live in ../shared/data (the test skips without them)
+    if cfg.data.name in SHARED_TEXT or cfg.data.name.endswith("mnist-captions"):  # in ../shared/data (else: skip)
         extra.append(f"data.root={SHARED_DATA}")
-    return TINY + extra + image + TRANSLATION.get(cfg.recipe, [])
+    if cfg.data.name == "moving-mnist":  # built from ../shared/data's mnist.npz: 16 px frames, 8 of them
+        extra += [f"data.root={SHARED_DATA}", "data.image_size=16", "data.frames=8"]
+    return TINY + extra + image + TRANSLATION.get(cfg.recipe, []) + TEXTURE.get(cfg.recipe, [])
 
 
 SHARED_TEXT = ("coco-captions", "emnlp-news")
@@ -48,7 +50,13 @@ TRANSLATION = {
     "cyclegan": SMALL_PATCH + ["recipe_args.n_blocks=1", "data.name=digits", "data.domains=[3, 8]"],
     "stargan": ["recipe_args.n_blocks=1", "recipe_args.n_layers=2", "data.name=digits", "n_critic=2"],
     "srgan": ["recipe_args.n_blocks=1", "recipe_args.scale=2", "recipe_args.content=mse", "data.name=digits"],
+    "context-encoder": ["data.name=digits"],  # the central 8x8 hole of 16 px digits, D on that patch
 }
+
+
+# texture recipes: 16 px crops (3 up-sampling steps from 2x2 noise) cut afresh from 32 px brick walls
+TEXTURE_TINY = ["data.image_size=32", "recipe_args.crop=16", "recipe_args.layers=3", "recipe_args.crops=4"]
+TEXTURE = {"psgan": TEXTURE_TINY, "markovian-gan": TEXTURE_TINY}
 
 
 # ProGAN's networks at 16 px have three levels (4, 8, 16 px): step 1 trains the 4 px level (p = 0), step 2 the
@@ -59,6 +67,7 @@ GROW_IN_TWO_STEPS = ["recipe_args.stable_kimg=0", f"recipe_args.fade_kimg={8 / 3
 # stylegan's path-length regulariser needs a style G, progan networks that grow
 RECIPE_NEEDS = {"icgan": ["conditional=true"], "bicogan": ["conditional=true"],
                 "stylegan": ["model.arch=stylegan2", "model.g_norm=null", "model.d_norm=null"],  # a style G
+                "psgan": TEXTURE_TINY, "markovian-gan": TEXTURE_TINY,  # crops of digits at 32 px
                 "progan": ["model.arch=progan", "model.g_norm=null", "model.d_norm=null", "train.batch_size=4",
                            *GROW_IN_TWO_STEPS]}
 
@@ -72,7 +81,8 @@ def cases() -> list[tuple[str, list[str]]]:
     # (translation recipes build their own networks and need their kind of data, as do the recipes for text,
     # sequences and interactions: their presets cover them)
     out += [(f"dcgan+recipe={r}", tiny_overrides("dcgan") + [f"recipe={r}", "train.batch_size=8"] + RECIPE_NEEDS.get(r, []))
-            for r in RECIPES.names() if not issubclass(RECIPES.get(r), Translation) and "image" in RECIPES.get(r).data_kinds]
+            for r in RECIPES.names() if not issubclass(RECIPES.get(r), Translation) and "image" in RECIPES.get(r).data_kinds
+            and not getattr(RECIPES.get(r), "needs_captions", False)]  # text-to-image: its preset's captioned data
     # every trick, on the dcgan preset
     out += [(f"dcgan+tricks={t}", tiny_overrides("dcgan") + [f"tricks=[{TRICK_ARGS.get(t, t)}]"]) for t in TRICKS.names()]
     return out
@@ -122,8 +132,8 @@ def test_unchanged_network_is_reported() -> None:
 
 @pytest.mark.parametrize(("preset", "overrides"), cases(), ids=[c[0] for c in cases()])
 def test_recipe_conforms(preset: str, overrides: list[str], tmp_path, paired_npz) -> None:  # noqa: ANN001
-    if f"data.root={SHARED_DATA}" in overrides:
-        shared_file("coco_captions_train.txt")  # skips with the reason when ../shared/data is absent
+    if f"data.root={SHARED_DATA}" in overrides:  # skips with the reason when ../shared/data is absent
+        shared_file("mnist.npz" if "data.frames=8" in overrides else "coco_captions_train.txt")
     torch.manual_seed(0)
     run = train_tiny(preset, overrides, tmp_path / "a", paired_npz)
     initial_recipe = gankit.api.build_recipe(run.config, run.data, torch.device("cpu"))  # the run's seed: its start

@@ -11,7 +11,7 @@ from torchvision.transforms.v2 import functional as TF
 from gankit.errors import DataError
 
 SPLITS = ("train", "test", "all")
-KINDS = ("image", "points", "text", "sequence", "interactions")
+KINDS = ("image", "points", "text", "sequence", "interactions", "video", "voxel")
 PAIRINGS = ("paired", "unpaired")
 
 
@@ -20,7 +20,8 @@ class Dataset:
     """A whole data set in memory, labels (N,) or None, and x by kind: "image" (N, C, H, W) in [-1, 1], "points"
     (N, 2), "text" (N, T) int64 token ids (each sentence ends with <eos>, then padding; ``tokens`` is the
     vocabulary), "sequence" (N, T, F) float32 continuous sequences, "interactions" (N, 2) int64 (user, item) rows of
-    an implicit-feedback matrix of ``table`` = (users, items).
+    an implicit-feedback matrix of ``table`` = (users, items), "video" (N, T, C, H, W) clips in [-1, 1], "voxel" (N, 1, S, S, S)
+    occupancy grids in [-1, 1], occupied +1 (gankit/data/voxels.py).
 
     a: source-domain images (M, C', H, W) for image-to-image translation, or None. With pairing
        "paired", a[i] is the input whose target is x[i] (M == N); with "unpaired", a is an independent
@@ -37,6 +38,9 @@ class Dataset:
     pairing: str | None = None
     tokens: list[str] | None = None  # text: the vocabulary, token id -> word (gankit/data/text.py)
     table: tuple[int, int] | None = None  # interactions: (users, items)
+    # image + caption pairs (text-to-image, gankit/data/captions.py): (N, T) int64 token ids of each image's
+    # caption (<eos>, then <pad>), the words in ``tokens``; None without captions
+    captions: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -44,6 +48,9 @@ class Dataset:
         if self.y is not None and self.y.shape != self.x.shape[:1]:
             raise DataError(f"data set {self.name!r}: y has shape {tuple(self.y.shape)}, "
                             f"expected ({self.x.shape[0]},) to match x")
+        if self.captions is not None and (self.captions.dim() != 2 or len(self.captions) != len(self.x)):
+            raise DataError(f"data set {self.name!r}: captions have shape {tuple(self.captions.shape)}, expected "
+                            f"({len(self.x)}, T) token ids, one caption per sample")
         self._check_source()
 
     def _check_source(self) -> None:
@@ -80,7 +87,8 @@ class Dataset:
         """A copy with x, y and a on ``device``."""
         y = None if self.y is None else self.y.to(device)
         a = None if self.a is None else self.a.to(device)
-        return replace(self, x=self.x.to(device), y=y, a=a)
+        captions = None if self.captions is None else self.captions.to(device)
+        return replace(self, x=self.x.to(device), y=y, a=a, captions=captions)
 
 
 def check_split(split: str) -> None:
@@ -125,7 +133,8 @@ def subset(data: Dataset, limit: int, seed: int) -> Dataset:
     y = None if data.y is None else data.y[keep]
     if a is not None and data.pairing == "paired":
         a = a[keep]
-    return replace(data, x=data.x[keep], y=y, a=a)
+    captions = None if data.captions is None else data.captions[keep]
+    return replace(data, x=data.x[keep], y=y, a=a, captions=captions)
 
 
 def resize_tensor(images: torch.Tensor, image_size: int) -> torch.Tensor:

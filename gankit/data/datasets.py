@@ -33,6 +33,7 @@ from gankit.data.npz import cache_folder, find_file, load_named_npz, read_npz, s
 from gankit.data.paired import check_pairing, read_pair_npz, read_pairs, reads_pairs, select_domains
 from gankit.data.synthetic import sample_mixture
 from gankit.data.text import TextOptions, load_text, text_files, texygen_files
+from gankit.data.video import VideoOptions, fit_frames, is_video_folder, read_video_folder
 from gankit.errors import DataError, unknown
 from gankit.registry import Registry
 
@@ -47,7 +48,8 @@ class DatasetLoader(Protocol):
 
 DATASETS: Registry[DatasetLoader] = Registry("data set", error=DataError)
 KIND_WORDS = {"image": "image", "points": "2D point", "text": "text", "sequence": "continuous-sequence",
-              "interactions": "user-item interaction"}
+              "interactions": "user-item interaction", "video": "video",
+              "voxel": "voxel"}
 
 DIGITS_TRAIN_SIZE = 1500
 DIGITS_SPLIT_SEED = 0  # fixed, independent of ``seed``: the train/test split must never move
@@ -139,17 +141,24 @@ def _download_facades(root: str | None) -> Path:
     target = cache_folder() / "facades"
     if (target / "facades" / "train").is_dir():
         return target / "facades"
+    download_archive(FACADES_URL, target, data="facades", root=root, missing="no facades.npz",
+                     fix="put facades.npz (arrays a_train, b_train[, a_test, b_test]) in a folder and set "
+                         "GANKIT_DATA=<folder> or data.root=<folder>, or pass a folder of side-by-side AB images with "
+                         "--data")
+    return target / "facades"
+
+
+def download_archive(url: str, target: Path, *, data: str, root: str | None, missing: str, fix: str) -> None:
+    """Download and extract the archive at ``url`` into ``target``, or a DataError: data set ``data`` not found
+    (``missing`` in the data folders), the download failed, and how to ``fix`` it offline."""
     try:
         from torchvision.datasets.utils import download_and_extract_archive
 
-        download_and_extract_archive(FACADES_URL, download_root=str(target))
+        download_and_extract_archive(url, download_root=str(target))
     except Exception as err:  # noqa: BLE001 - offline, DNS, HTTP: one fix
         searched = ", ".join(str(folder) for folder in search_folders(root))
-        raise DataError(f"data set 'facades' not found: no facades.npz in {searched}, and the download of {FACADES_URL} "
-                        f"failed ({type(err).__name__}). To fix: put facades.npz (arrays a_train, b_train[, a_test, "
-                        "b_test]) in a folder and set GANKIT_DATA=<folder> or data.root=<folder>, or pass a folder "
-                        "of side-by-side AB images with --data, or go online.") from None
-    return target / "facades"
+        raise DataError(f"data set {data!r} not found: {missing} in {searched}, and the download of {url} failed "
+                        f"({type(err).__name__}). To fix: {fix}, or go online.") from None
 
 
 def default_image_size(name: str) -> int | None:
@@ -180,11 +189,16 @@ def _looks_like_path(name: str) -> bool:
 
 
 def load_path(path: Path, *, name: str, split: str, image_size: int | None, channels: int | None,
-              pairing: str | None = None, domains: list | None = None, text: TextOptions | None = None) -> Dataset:
-    """An .npz archive or an image folder given by path (two-domain layouts: see ``paired.py``)."""
+              pairing: str | None = None, domains: list | None = None, text: TextOptions | None = None,
+              video: VideoOptions | None = None) -> Dataset:
+    """An .npz archive, an image folder or a video folder given by path (two-domain layouts: see ``paired.py``)."""
     if not path.exists():
         raise DataError(f"data set path {name!r} does not exist (looked at {path.resolve()}); as a name: "
                         f"{unknown('data set', name, DATASETS.names())}")
+    if is_video_folder(path, video):  # videos, or frame folders with data.frames set (see ``video.py``)
+        if split == "test":
+            raise DataError(f"video folder {path} has a single split; use split='train' or 'all'")
+        return read_video_folder(path, name=name, image_size=image_size, options=video or VideoOptions())
     if path.suffix.lower() == ".txt" or (path.is_dir() and (path / "train.txt").is_file()):
         return load_text(*text_files(path), name=name, split=split, options=text or TextOptions())
     if reads_pairs(path, pairing, domains):
@@ -193,13 +207,27 @@ def load_path(path: Path, *, name: str, split: str, image_size: int | None, chan
     if path.is_dir():
         if split == "test":
             raise DataError(f"image folder {path} has a single split; use split='train' or 'all'")
+        from gankit.data.captions import is_caption_folder, read_caption_folder  # image + caption pairs
+
+        if is_caption_folder(path):
+            return read_caption_folder(path, name=name, image_size=image_size, channels=channels)
         return read_folder(path, name=name, image_size=image_size, channels=channels)
+    from gankit.data.folder import IMAGE_EXTENSIONS
+
+    if path.suffix.lower() in IMAGE_EXTENSIONS:  # one image file: a texture source at its own size (texture.py)
+        from gankit.data.texture import read_texture_image
+
+        return read_texture_image(path, name=name, channels=channels)
     from gankit.data.interactions import SUFFIXES, read_interactions  # user-item interaction files
 
     if path.suffix.lower() in SUFFIXES:
         return read_interactions(path, name=name, split=split)
     if path.suffix.lower() != ".npz":
         raise DataError(f"{path} is neither an image folder nor an .npz archive")
+    from gankit.data.voxels import is_voxel_npz, read_voxel_npz  # voxel grids: an .npz with voxels_train
+
+    if is_voxel_npz(path):
+        return read_voxel_npz(path, name=name, split=split)
     return read_npz(path, name=name, split=split)
 
 
@@ -208,6 +236,8 @@ def _finish(data: Dataset, *, image_size: int | None, channels: int | None,
     """Apply limit, then resize and channel conversion to image data."""
     if limit is not None:
         data = subset(data, limit, seed)
+    if data.kind == "video":  # each frame as an image
+        return fit_frames(data, image_size, channels)
     if data.kind != "image":
         if image_size is not None or channels is not None:
             raise DataError(f"{data.name!r} is a {KIND_WORDS[data.kind]} data set, not images; data.image_size and "
@@ -222,14 +252,16 @@ def load_configured(d, *, split: str, limit: int | None = None, seed: int = 0) -
     """``load_dataset`` with every option of a run's ``data`` config (a split, and a limit and seed when asked)."""
     return load_dataset(d.name, split=split, image_size=d.image_size, channels=d.channels, root=d.root, limit=limit,
                         seed=seed, pairing=d.pairing, domains=d.domains,
-                        text=TextOptions(vocab_size=d.vocab_size, min_count=d.min_count, max_length=d.max_length))
+                        text=TextOptions(vocab_size=d.vocab_size, min_count=d.min_count, max_length=d.max_length),
+                        video=VideoOptions(frames=d.frames, digits=d.digits))
 
 
 def load_dataset(name: str, *, split: str = "train", image_size: int | None = None,
                  channels: int | None = None, root: str | None = None,
                  limit: int | None = None, seed: int = 0, pairing: str | None = None,
-                 domains: list | None = None, text: TextOptions | None = None) -> Dataset:
-    """Load a registered data set, an .npz file or an image folder into memory (CPU tensors).
+                 domains: list | None = None, text: TextOptions | None = None,
+                 video: VideoOptions | None = None) -> Dataset:
+    """Load a registered data set, an .npz file, an image folder or a video folder into memory (CPU tensors).
 
     pairing="paired" | "unpaired" loads source images a beside x; domains names domain A and B
     (classes or sub-folders), or with pairing=None the classes kept, relabelled in that order.
@@ -241,18 +273,23 @@ def load_dataset(name: str, *, split: str = "train", image_size: int | None = No
         # With domains, classes are picked from the whole split first, so limit caps what is kept.
         loader = DATASETS.get(name)
         options = {"text": text or TextOptions()} if getattr(loader, "takes_text", False) else {}
+        if getattr(loader, "takes_video", False):  # video loaders build clips of the asked frame size directly
+            options = {"video": video or VideoOptions(), "image_size": image_size}
         data = loader(split=split, root=root, limit=None if domains else limit, seed=seed, **options)
         size = image_size if image_size is not None else default_image_size(name)
     elif _looks_like_path(name):
         path = Path(name).expanduser()
         data = load_path(path, name=name, split=split, image_size=image_size, channels=channels,
-                         pairing=pairing, domains=domains, text=text)
+                         pairing=pairing, domains=domains, text=text, video=video)
         size = image_size
     else:
         raise DataError(unknown("data set", name, DATASETS.names()))
     if data.kind != "text" and text is not None and text != TextOptions():
         raise DataError(f"data.vocab_size, data.min_count and data.max_length apply to text data sets; {name!r} is a "
                         f"{KIND_WORDS[data.kind]} data set: leave them null (min_count 1)")
+    if data.kind != "video" and video is not None and video != VideoOptions():
+        raise DataError(f"data.frames and data.digits apply to video data sets; {name!r} is a "
+                        f"{KIND_WORDS[data.kind]} data set: leave them at null and 1")
     data = select_domains(data, pairing=pairing, domains=domains)
     return _finish(data, image_size=size, channels=channels, limit=limit, seed=seed)
 
@@ -342,8 +379,85 @@ def _oracle(*, split: str, root: str | None, limit: int | None, seed: int) -> Da
     return load_oracle(split)
 
 
+@register_dataset("bricks", image_size=128)
+def _bricks(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """Texture: procedural brick walls, 128x128 RGB, 16 train / 8 test (texture GANs crop them; texture.py)."""
+    from gankit.data.texture import bricks  # here, not at the top: this section is appended to the module
+
+    return bricks(split)
+
+
 # item recommendation (gankit/data/interactions.py): (user, item) rows of implicit feedback
 from gankit.data import interactions as _interactions  # noqa: E402  (appended section)
 
 register_dataset("synthetic-feedback", image_size=None)(_interactions.synthetic_feedback)
 register_dataset("movielens-100k", image_size=None)(_interactions.movielens_100k)
+
+
+# video (gankit/data/video.py): clips (N, T, C, H, W)
+@register_dataset("moving-mnist", image_size=None)
+def _moving_mnist(*, split: str, root: str | None, limit: int | None, seed: int, video: VideoOptions,
+                  image_size: int | None) -> Dataset:
+    """Moving MNIST: 1 or 2 MNIST digits bouncing in 32 px frames (data.image_size), 16 frames (10,000 / 1,000)."""
+    import torch  # here, not at the top: this section is appended to the module
+
+    from gankit.data.video import MOVING_MNIST_SIZE, moving_mnist
+
+    parts = ["train", "test"] if split == "all" else [split]
+    digits = [_mnist(split=part, root=root, limit=None, seed=seed) for part in parts]
+    mnist = replace(digits[0], x=torch.cat([d.x for d in digits]), y=torch.cat([d.y for d in digits]))
+    return moving_mnist(mnist, split=split, frame_size=image_size or MOVING_MNIST_SIZE, options=video, limit=limit,
+                        seed=seed)
+
+
+_moving_mnist.takes_video = True  # type: ignore[attr-defined]  # load_dataset passes ``video`` and ``image_size``
+
+
+# image + caption pairs (gankit/data/captions.py): captions (N, T) beside the images, for text-to-image GANs
+@register_dataset("mnist-captions", image_size=28)
+def _mnist_captions(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """MNIST with a caption per image from its class and measured size, thickness and slant ("a thick slanted seven")."""
+    from gankit.data.captions import captioned_digits  # here, not at the top: this section is appended to the module
+
+    return captioned_digits("mnist", split=split, root=root)
+
+
+@register_dataset("fashion-mnist-captions", image_size=28)
+def _fashion_mnist_captions(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """Fashion-MNIST with a caption per image from its class and measured size and shade ("a large dark boot")."""
+    from gankit.data.captions import captioned_digits
+
+    return captioned_digits("fashion-mnist", split=split, root=root)
+
+
+@register_dataset("cub", image_size=64)
+def _cub(*, split: str, root: str | None, limit: int | None, seed: int) -> Dataset:
+    """CUB-200-2011 birds with Reed et al.'s 10 captions per image (StackGAN's data; images downloaded, captions by hand)."""
+    from gankit.data.captions import cub_folder, read_caption_folder
+
+    if split == "test":
+        raise DataError("data set 'cub' is read as one split; use split='train' or 'all'")
+    return read_caption_folder(cub_folder(root), name="cub", image_size=None, channels=None)
+
+
+# voxel shapes for 3D-GAN (gankit/data/shapes3d.py, gankit/data/voxels.py): kind "voxel", (N, 1, S, S, S)
+def _register_voxels() -> None:
+    """shapes3d at 16^3 (the CPU size), 32^3 and 64^3; ModelNet10 at 32^3 and 64^3."""
+    from gankit.data.shapes3d import SHAPES_SIZES, shapes3d
+    from gankit.data.voxels import modelnet10
+
+    for size in SHAPES_SIZES:
+        def load_shapes(*, split: str, root: str | None, limit: int | None, seed: int, size: int = size) -> Dataset:
+            return shapes3d(size, split=split, limit=limit, seed=seed)
+        load_shapes.__doc__ = (f"Voxels: procedural boxes, spheres, cylinders, cones and tori at {size}^3, 5 classes, "
+                               "offline (4,000 / 1,000; 3D-GAN)")
+        register_dataset("shapes3d" if size == SHAPES_SIZES[0] else f"shapes3d-{size}", image_size=None)(load_shapes)
+    for size in (32, 64):
+        def load_modelnet(*, split: str, root: str | None, limit: int | None, seed: int, size: int = size) -> Dataset:
+            return modelnet10(size, split=split, root=root)
+        load_modelnet.__doc__ = (f"Voxels: ModelNet10's 10 furniture classes voxelised at {size}^3 (Wu et al. 2015; "
+                                 "downloaded from Princeton on first use)")
+        register_dataset("modelnet10" if size == 32 else f"modelnet10-{size}", image_size=None)(load_modelnet)
+
+
+_register_voxels()

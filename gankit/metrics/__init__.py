@@ -18,6 +18,10 @@ from gankit.metrics import ppl, style_mixing  # noqa: F401  (registers ppl and s
 from gankit.metrics import ndcg_at_k, precision_at_k  # noqa: F401  (registers them: item recommendation)
 from gankit.metrics import autocorr, spectrum  # noqa: F401  (registers autocorr and spectrum: continuous sequences)
 from gankit.metrics import bleu, fill_in, nll_oracle, nll_test, self_bleu  # noqa: F401  (registers the text metrics)
+from gankit.metrics import hole_l1, hole_psnr  # noqa: F401  (registers the inpainting metrics: scores inside the hole)
+from gankit.metrics import content_consistency, frame_fid, fvd, motion  # noqa: F401  (registers the video metrics)
+from gankit.metrics import gram  # noqa: F401  (registers gram: the texture GANs' Gram distance)
+from gankit.metrics import stages  # noqa: F401  (registers stage1_fid: StackGAN's stage I)
 from gankit.metrics.domain import DomainEvaluator, load_evaluator, train_evaluator
 from gankit.metrics.inception import FIDInceptionV3, inception_available, load_inception
 from gankit.metrics.stacked import stacked_mnist_modes

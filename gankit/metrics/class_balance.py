@@ -39,9 +39,9 @@ class ClassBalance(Metric):
     needs = frozenset({Need.SAMPLES, Need.LABELLER})
 
     def check(self, setting: Setting) -> None:
-        if setting.data.kind != "image":
-            raise ConfigError(f"classes counts the classes a classifier sees in generated images; "
-                              f"{setting.data.name!r} holds points (use modes)")
+        if setting.data.kind not in ("image", "voxel"):  # the kinds whose domain evaluator labels samples
+            raise ConfigError(f"classes counts the classes a classifier sees in generated images or voxel shapes; "
+                              f"{setting.data.name!r} holds {setting.data.kind} data (points: use modes)")
 
     def score(self, inputs: Inputs) -> dict[str, float]:
         name = self.labeller(inputs.setting)

@@ -86,5 +86,6 @@ def _check_sequences(sample_shape: tuple[int, ...], arch: str) -> None:
 
 
 from gankit.nets import biggan, crnn, dcgan, mlp, progan, r3gan, resnet, stylegan  # noqa: E402,F401  (registers the architectures)
+from gankit.nets import volume  # noqa: E402,F401  (3D-GAN's volumetric G and D: voxels, video)
 
 __all__ = ["ARCHS", "ModelConfig", "NetSpec", "build_nets", "takes_sequences"]

@@ -23,13 +23,14 @@ def _check_norm(kind: str | None, field: str) -> None:
         raise ConfigError(f"{field}: {unknown('normalisation', kind, NORMS)} Use null for none.")
 
 
-def norm2d(kind: str | None, channels: int, field: str = "model.norm") -> nn.Module:
-    """A normalisation layer for (B, C, H, W) maps; layer norm is GroupNorm(1, C) (WGAN-GP's choice)."""
+def norm2d(kind: str | None, channels: int, field: str = "model.norm", *, dims: int = 2) -> nn.Module:
+    """A normalisation layer for (B, C, H, W) maps, or (B, C, D, H, W) volumes with ``dims=3``; layer norm is
+    GroupNorm(1, C) (WGAN-GP's choice)."""
     _check_norm(kind, field)
     if kind == "batch":
-        return nn.BatchNorm2d(channels)
+        return (nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d)(channels)
     if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=True)
+        return (nn.InstanceNorm2d if dims == 2 else nn.InstanceNorm3d)(channels, affine=True)
     if kind == "layer":
         return nn.GroupNorm(1, channels)
     return nn.Identity()
