@@ -6,11 +6,12 @@ import pytest
 from gankit.config import Config, list_presets, parse_overrides, resolve, valid_keys
 from gankit.errors import ConfigError
 
-PRESETS = ["aae", "aae-labelled", "acgan", "ali", "began", "bicogan", "bigan", "biggan", "bpr", "cgan", "crnngan",
-           "cyclegan", "d2gan", "dcgan", "deligan", "dropoutgan", "ebgan", "gan", "glo", "gman", "icgan", "infogan",
-           "irgan", "lapgan", "lsgan", "madgan", "maskgan", "mgan", "mle", "pacdcgan", "pacgan", "pix2pix",
-           "pix2pix-l1", "progan", "r3gan", "relgan", "sagan", "seqgan", "sngan", "srgan", "ssgan", "stargan",
-           "stylegan", "stylegan2", "triplegan", "unrolled", "vae", "vaegan", "wgan", "wgan-gp"]
+PRESETS = ["3dgan", "aae", "aae-labelled", "acgan", "ali", "began", "bicogan", "bigan", "biggan", "bpr", "cgan",
+           "context-encoder", "context-encoder-l2", "crnngan", "cyclegan", "d2gan", "dcgan", "deligan", "dropoutgan",
+           "ebgan", "gan", "glo", "gman", "icgan", "infogan", "irgan", "lapgan", "lsgan", "madgan", "markovian-gan",
+           "maskgan", "mgan", "mle", "mocogan", "pacdcgan", "pacgan", "pix2pix", "pix2pix-l1", "progan", "psgan",
+           "r3gan", "relgan", "sagan", "seqgan", "sgan", "sngan", "srgan", "ssgan", "stackgan", "stargan", "stylegan",
+           "stylegan2", "triplegan", "unrolled", "vae", "vaegan", "vgan", "wgan", "wgan-gp"]
 
 
 def test_list_presets() -> None:
@@ -188,8 +189,8 @@ def test_valid_keys() -> None:
     keys = valid_keys()
     assert {"train.steps", "optim.lr", "model.attention", "data.name", "loss", "penalties", "recipe_args", "profile"} <= set(keys)
     assert "train" not in keys and "model" not in keys  # sections are not leaf keys
-    assert len(keys) == len(set(keys)) == 83  # 77, then profile, train.channels_last, train.compile, data.vocab_size,
-    # data.min_count, data.max_length
+    assert len(keys) == len(set(keys)) == 85  # 77, then profile, train.channels_last, train.compile, data.vocab_size,
+    # data.min_count, data.max_length, data.frames, data.digits
 
 
 # --- a frozen config; per-group optimiser settings -------------------------------------------------

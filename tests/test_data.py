@@ -103,7 +103,8 @@ def test_list_datasets() -> None:
     listed = dict(list_datasets())
     assert set(listed) == {"ring8", "grid25", "digits", "mnist", "fashion-mnist", "cifar10", "stacked-mnist",
                             "facades", "coco-captions", "emnlp-news", "oracle", "sines", "synthetic-feedback",
-                            "movielens-100k"} <= set(DATASETS)
+                            "movielens-100k", "bricks", "moving-mnist", "shapes3d", "shapes3d-32", "shapes3d-64",
+                            "modelnet10", "modelnet10-64", "mnist-captions", "fashion-mnist-captions", "cub"} <= set(DATASETS)
     assert all(description and "\n" not in description for description in listed.values())
 
 

@@ -398,7 +398,7 @@ def test_ddp_refuses_dead_weight_in_a_called_network_only(group_of_one) -> None:
 DEAD_WEIGHT: set[str] = set()
 # recipes whose networks are called through methods other than forward (sampling, log-likelihoods): refused under
 # torchrun by name (gankit.recipes.base.single_process); maskgan's coco data may be absent without ../shared
-SINGLE_PROCESS = {"mle", "seqgan", "relgan", "maskgan", "irgan", "bpr"}
+SINGLE_PROCESS = {"mle", "seqgan", "relgan", "maskgan", "irgan", "bpr", "stackgan"}
 
 
 @pytest.fixture(scope="module")

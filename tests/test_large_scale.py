@@ -205,6 +205,7 @@ def test_every_architecture_trains_under_bf16_autocast_on_a_cpu() -> None:
         extra = {"g_norm": None, "d_norm": None} if arch in ("r3gan", "stylegan", "stylegan2", "progan", "crnn") else {}
         cfg = ModelConfig(arch=arch, g_width=8, d_width=8, **extra)
         shape = (16, 1) if takes_sequences(arch) else (1, 16, 16) if arch != "mlp" else (1, 8, 8)  # crnn: (T, F)
+        shape = (1, 16, 16, 16) if arch == "volume" else shape  # 3D-GAN's voxels (C, D, H, W)
         G, D = build_nets(NetSpec(shape, 8), cfg)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             x = G(torch.randn(4, 8))

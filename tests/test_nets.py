@@ -21,7 +21,8 @@ def tiny(arch: str, **kw) -> ModelConfig:
 
 
 def test_registered_architectures() -> None:
-    assert ARCHS.names() == ["biggan", "crnn", "dcgan", "mlp", "progan", "r3gan", "resnet", "stylegan", "stylegan2"]
+    assert ARCHS.names() == ["biggan", "crnn", "dcgan", "mlp", "progan", "r3gan", "resnet", "stylegan", "stylegan2",
+                             "volume"]
 
 
 @pytest.mark.parametrize(("size", "plan"), [(8, (4, 1)), (16, (4, 2)), (28, (7, 2)), (32, (4, 3)), (12, (6, 1)),

@@ -35,8 +35,15 @@ COVERED_IN_TEST_LEARNING |= {"crnngan"}  # tests/test_sequences.py: spectrum and
 # tests/test_text.py (the oracle's NLL and nll_test of seqgan and relgan, nll_test and BLEU of mle on COCO),
 # tests/test_maskgan.py (fill-in), tests/test_irgan.py (precision@5 against popularity and the untrained model)
 COVERED_IN_TEST_LEARNING |= {"mle", "seqgan", "relgan", "maskgan", "irgan", "bpr"}
+# issue 15's applications, each against its untrained G (and the inpainting one against mean fill) in its own file:
+# tests/test_inpainting.py, test_texture.py (psgan, markovian-gan), test_video.py, test_shapes3d.py, test_stackgan.py
+COVERED_IN_TEST_LEARNING |= {"context-encoder", "psgan", "markovian-gan", "vgan", "mocogan", "3dgan", "stackgan"}
 # too slow to show a margin within a fast test's budget on 2 CPU cores: `gankit bench quality` only (README table)
 BENCH_ONLY = {
+    "context-encoder-l2": "the L2-only ablation of context-encoder (same networks and data flow, adv_weight 0): "
+                          "python benchmarks/inpainting_baselines.py, hole PSNR 16.43 dB vs 12.64 untrained",
+    "sgan": "the psgan recipe with local noise only (psgan's learning test covers the recipe): "
+            "python benchmarks/texture_signal.py sgan OUT, Gram distance 0.066 vs 0.999 untrained",
     "wgan": "n_critic 5 with RMSprop at 5e-5: 400 steps (about 28 s of one thread) for fid 199 vs 438 untrained",
     "stargan": "n_critic 5 with a gradient penalty: 80 steps (23 s) give class_acc .19 vs .10; 300 steps give 1.00",
     "sagan": "attention at 16 px, TTUR 1e-4 / 4e-4, beta1 0: 150 steps (21 s) give fid 347 vs 341 untrained; 400 steps "

@@ -19,6 +19,7 @@ A captioned data set is an image Dataset with ``captions`` (N, T) int64 token id
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,8 @@ from gankit.data.dataset import Dataset, labels_tensor, pixels_to_tensor
 from gankit.data.folder import IMAGE_EXTENSIONS, default_folder_size, read_images
 from gankit.data.text import EOS, PAD, SPECIALS, UNK, TextOptions, Vocabulary, tokenize
 from gankit.errors import DataError
+
+Loader = Callable[..., Dataset]  # gankit.data.load_dataset(name, split=, root=), passed in: datasets imports this module
 
 CAPTIONS_FILE = "captions.txt"
 MNIST_NOUNS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -88,17 +91,16 @@ def fixed_vocabulary(words: dict[str, tuple[str, str]], nouns: tuple[str, ...]) 
 
 
 @functools.lru_cache(maxsize=4)
-def _measured(source: str, split: str, root: str | None) -> tuple[Dataset, dict[str, np.ndarray]]:
-    """``source``'s ``split`` and its images' attributes (cached: test captions need the training thresholds)."""
-    from gankit.data.datasets import load_dataset
-
-    data = load_dataset(source, split=split, root=root)
+def _measured(source: str, split: str, root: str | None, load: Loader) -> tuple[Dataset, dict[str, np.ndarray]]:
+    """``source``'s ``split`` (read by ``load``) and its images' attributes (cached: test captions need the training
+    thresholds)."""
+    data = load(source, split=split, root=root)
     return data, stroke_attributes(_grey(data))
 
 
-def _training_cuts(source: str, root: str | None) -> dict[str, np.ndarray]:
+def _training_cuts(source: str, root: str | None, load: Loader) -> dict[str, np.ndarray]:
     """The attribute thresholds of ``source``'s training split, so every split's words mean the same."""
-    train, attributes = _measured(source, "train", root)
+    train, attributes = _measured(source, "train", root, load)
     return {name: thirds(values, train.y.numpy(), train.num_classes) for name, values in attributes.items()}
 
 
@@ -107,11 +109,11 @@ def _grey(data: Dataset) -> np.ndarray:
     return ((data.x[:, 0] + 1) / 2).numpy().astype(np.float64)
 
 
-def captioned_digits(source: str, *, split: str, root: str | None) -> Dataset:
+def captioned_digits(source: str, *, split: str, root: str | None, load: Loader) -> Dataset:
     """``source`` (mnist or fashion-mnist) with a caption of class and measured attributes per image."""
     words, nouns = (MNIST_WORDS, MNIST_NOUNS) if source == "mnist" else (FASHION_WORDS, FASHION_NOUNS)
-    data, attributes = _measured(source, split, root)
-    captions = describe(attributes, data.y.numpy(), _training_cuts(source, root), words, nouns)
+    data, attributes = _measured(source, split, root, load)
+    captions = describe(attributes, data.y.numpy(), _training_cuts(source, root, load), words, nouns)
     vocab = fixed_vocabulary(words, nouns)
     return Dataset(name=f"{source}-captions", x=data.x, y=data.y, num_classes=len(nouns), kind="image",
                    class_names=list(nouns), tokens=vocab.tokens,

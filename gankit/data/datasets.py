@@ -29,7 +29,7 @@ import numpy as np
 from gankit.data.dataset import (Dataset, check_split, convert_channels, labels_tensor, pixels_to_tensor,
                                  resize_images, subset)
 from gankit.data.folder import MIN_SIZE, read_folder
-from gankit.data.npz import cache_folder, find_file, load_named_npz, read_npz, search_folders
+from gankit.data.npz import cache_folder, download_archive, find_file, load_named_npz, read_npz, search_folders
 from gankit.data.paired import check_pairing, read_pair_npz, read_pairs, reads_pairs, select_domains
 from gankit.data.synthetic import sample_mixture
 from gankit.data.text import TextOptions, load_text, text_files, texygen_files
@@ -146,19 +146,6 @@ def _download_facades(root: str | None) -> Path:
                          "GANKIT_DATA=<folder> or data.root=<folder>, or pass a folder of side-by-side AB images with "
                          "--data")
     return target / "facades"
-
-
-def download_archive(url: str, target: Path, *, data: str, root: str | None, missing: str, fix: str) -> None:
-    """Download and extract the archive at ``url`` into ``target``, or a DataError: data set ``data`` not found
-    (``missing`` in the data folders), the download failed, and how to ``fix`` it offline."""
-    try:
-        from torchvision.datasets.utils import download_and_extract_archive
-
-        download_and_extract_archive(url, download_root=str(target))
-    except Exception as err:  # noqa: BLE001 - offline, DNS, HTTP: one fix
-        searched = ", ".join(str(folder) for folder in search_folders(root))
-        raise DataError(f"data set {data!r} not found: {missing} in {searched}, and the download of {url} failed "
-                        f"({type(err).__name__}). To fix: {fix}, or go online.") from None
 
 
 def default_image_size(name: str) -> int | None:
@@ -419,7 +406,7 @@ def _mnist_captions(*, split: str, root: str | None, limit: int | None, seed: in
     """MNIST with a caption per image from its class and measured size, thickness and slant ("a thick slanted seven")."""
     from gankit.data.captions import captioned_digits  # here, not at the top: this section is appended to the module
 
-    return captioned_digits("mnist", split=split, root=root)
+    return captioned_digits("mnist", split=split, root=root, load=load_dataset)
 
 
 @register_dataset("fashion-mnist-captions", image_size=28)
@@ -427,7 +414,7 @@ def _fashion_mnist_captions(*, split: str, root: str | None, limit: int | None, 
     """Fashion-MNIST with a caption per image from its class and measured size and shade ("a large dark boot")."""
     from gankit.data.captions import captioned_digits
 
-    return captioned_digits("fashion-mnist", split=split, root=root)
+    return captioned_digits("fashion-mnist", split=split, root=root, load=load_dataset)
 
 
 @register_dataset("cub", image_size=64)

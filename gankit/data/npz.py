@@ -121,3 +121,16 @@ def load_named_npz(name: str, file_name: str, class_name: str, *, split: str, ro
             f"To fix: put {file_name} (arrays x_train, y_train[, x_test, y_test]) in a folder and set "
             f"{ENV_VAR}=<folder> or pass data.root=<folder>, or go online so torchvision can download it."
         ) from err
+
+
+def download_archive(url: str, target: Path, *, data: str, root: str | None, missing: str, fix: str) -> None:
+    """Download and extract the archive at ``url`` into ``target``, or a DataError: data set ``data`` not found
+    (``missing`` in the data folders), the download failed, and how to ``fix`` it offline."""
+    try:
+        from torchvision.datasets.utils import download_and_extract_archive
+
+        download_and_extract_archive(url, download_root=str(target))
+    except Exception as err:  # noqa: BLE001 - offline, DNS, HTTP: one fix
+        searched = ", ".join(str(folder) for folder in search_folders(root))
+        raise DataError(f"data set {data!r} not found: {missing} in {searched}, and the download of {url} failed "
+                        f"({type(err).__name__}). To fix: {fix}, or go online.") from None

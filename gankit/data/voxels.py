@@ -21,7 +21,7 @@ import torch
 from scipy import ndimage
 
 from gankit.data.dataset import Dataset, labels_tensor
-from gankit.data.npz import cache_folder, find_file, open_npz, search_folders, split_parts
+from gankit.data.npz import cache_folder, download_archive, find_file, open_npz, search_folders, split_parts
 from gankit.errors import DataError
 
 MIN_VOXELS = 8  # the smallest grid side read
@@ -167,8 +167,6 @@ def _modelnet10_folder(root: str | None) -> Path:
     for folder in search_folders(root):
         if (folder / "ModelNet10" / "chair" / "train").is_dir():
             return folder / "ModelNet10"
-    from gankit.data.datasets import download_archive  # here: datasets imports this module
-
     target = cache_folder()
     download_archive(MODELNET10_URL, target, data="modelnet10", root=root,
                      missing="no modelnet10-<S>.npz or ModelNet10/ folder",

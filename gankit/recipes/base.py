@@ -338,15 +338,17 @@ class Recipe(nn.Module):
         self.stats.update(values)
 
 
-def single_process(recipe: str) -> None:
-    """ConfigError under torchrun for recipes whose networks are called through methods other than forward
-    (sampling, log-likelihoods), which DDP does not synchronise."""
+CALLED_OUTSIDE_FORWARD = "its networks are called through methods other than forward, which DDP does not synchronise"
+
+
+def single_process(recipe: str, why: str = CALLED_OUTSIDE_FORWARD) -> None:
+    """ConfigError under torchrun for recipes DDP cannot wrap, saying ``why`` (default: networks called through
+    methods other than forward, such as sampling and log-likelihoods)."""
     from gankit import distributed
     from gankit.errors import ConfigError
 
     if distributed.world_size() > 1:
-        raise ConfigError(f"recipe {recipe!r} trains in one process (its networks are called through methods other "
-                          "than forward, which DDP does not synchronise); run it without torchrun")
+        raise ConfigError(f"recipe {recipe!r} trains in one process ({why}); run it without torchrun")
 
 
 class GeneratorOnly:

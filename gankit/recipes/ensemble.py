@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.objective import Accepts, Scorer
 from gankit.recipes.base import LossTerms, check_recipe_args, register_recipe
-from gankit.recipes.gan import GAN
+from gankit.recipes.gan import GAN, View
 from gankit.tricks import TRICKS
 from gankit.types import Batch, DOut
 
@@ -89,24 +89,17 @@ class GMAN(Ensemble):
         G, D = build_ensemble(cls, cfg, data, objective, int(args.pop("discriminators", 3)))
         return cls(G, D, **cls.common_args(cfg, data, objective), **args)
 
+    def views(self, batch: Batch, fake: Tensor) -> dict[str, View]:
+        """Every discriminator judges the same real and generated samples; its terms carry its index."""
+        return {str(i): (D, batch.x, fake) for i, D in enumerate(self.D)}
+
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        out: LossTerms = {}
-        scores = []
-        for i, D in enumerate(self.D):
-            judged = self.objective.d_loss(D, real=batch.x, fake=fake, step=step, suffix=str(i),
-                                           **self.sides(batch, latent))
-            out.update(judged.terms)
-            scores.append((judged.real_score, judged.fake_score))
-        self.record_d(d_real=torch.cat([r for r, _ in scores]), d_fake=torch.cat([f for _, f in scores]))
-        return out
+        return self.judge_views(self.views(batch, fake), batch, latent, step)
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        out: LossTerms = {}
-        for i, D in enumerate(self.D):
-            out.update(self.objective.g_loss(D, real=batch.x, fake=fake, step=step, suffix=str(i),
-                                             **self.sides(batch, latent)).terms)
+        out = self.fool_views(self.views(batch, fake), batch, latent, step)
         adv = [out.pop(f"adv{i}") for i in range(len(self.D)) if f"adv{i}" in out]
         if adv:
             out["adv"] = aggregate(torch.stack(adv), self.how, lam=self.lam, dropout=self.dropout)

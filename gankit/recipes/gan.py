@@ -20,6 +20,8 @@ from gankit.objective import Objective
 from gankit.recipes.base import Latent, LossTerms, Phase, Recipe, check_recipe_args, register_recipe
 from gankit.types import Batch
 
+View = tuple[nn.Module, Tensor, Tensor]  # a discriminator, the real and the generated samples it judges
+
 
 @dataclass(frozen=True)
 class CriticSchedule:
@@ -138,6 +140,26 @@ class GAN(Recipe):
     def sides(batch: Batch, latent: Latent) -> dict:
         """What the Objective's terms read besides D's outputs: the labels of both sides and G's input."""
         return {"y_real": batch.y, "y_fake": latent.y, "z": latent.z}
+
+    def judge_views(self, views: dict[str, View], batch: Batch, latent: Latent, step: int) -> LossTerms:
+        """D's terms of several discriminators, each judging its own view {suffix: (D, real, fake)} (GMAN's ensemble,
+        MoCoGAN's image and video D); every term is suffixed, the scores of all are recorded together."""
+        out: LossTerms = {}
+        scores = []
+        for suffix, (D, real, fake) in views.items():
+            judged = self.objective.d_loss(D, real=real, fake=fake, step=step, suffix=suffix, **self.sides(batch, latent))
+            out.update(judged.terms)
+            scores.append((judged.real_score, judged.fake_score))
+        self.record_d(d_real=torch.cat([r for r, _ in scores]), d_fake=torch.cat([f for _, f in scores]))
+        return out
+
+    def fool_views(self, views: dict[str, View], batch: Batch, latent: Latent, step: int) -> LossTerms:
+        """G's terms against every view of ``judge_views``, suffixed the same way."""
+        out: LossTerms = {}
+        for suffix, (D, real, fake) in views.items():
+            out.update(self.objective.g_loss(D, real=real, fake=fake, step=step, suffix=suffix,
+                                             **self.sides(batch, latent)).terms)
+        return out
 
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)

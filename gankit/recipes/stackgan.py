@@ -30,7 +30,8 @@ from gankit.errors import ConfigError
 from gankit.nets.common import resolution_plan
 from gankit.nets.stackgan import MatchingDiscriminator, StackGenerator, stage_one_config
 from gankit.objective import Accepts
-from gankit.recipes.base import Latent, LossTerms, Phase, Recipe, check_recipe_args, eval_mode, register_recipe
+from gankit.recipes.base import (Latent, LossTerms, Phase, Recipe, check_recipe_args, eval_mode, register_recipe,
+                                 single_process)
 from gankit.recipes.srgan import downsample
 from gankit.types import Batch
 
@@ -80,6 +81,8 @@ class StackGAN(Recipe):
 
     @classmethod
     def from_config(cls, cfg, data) -> "StackGAN":  # noqa: ANN001  (Config, DataInfo)
+        single_process("stackgan", "its text encoder lives in G but trains in D's phase and not at all in stage II, "
+                                   "which DDP's gradient synchronisation does not allow")
         check_recipe_args(cfg.recipe_args, tuple(StackArgs.__dataclass_fields__), "stackgan")
         args = StackArgs(**cfg.recipe_args)
         if data.kind != "image" or not data.tokens:

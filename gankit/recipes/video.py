@@ -14,7 +14,7 @@ from gankit.losses.video import mask_sparsity
 from gankit.nets.video import MoCoGANGenerator, MotionSplit, VGANGenerator, VideoDiscriminator, frame_discriminator
 from gankit.objective import Accepts
 from gankit.recipes.base import Latent, LossTerms, check_recipe_args, register_recipe
-from gankit.recipes.gan import GAN
+from gankit.recipes.gan import GAN, View
 from gankit.types import Batch
 
 VIDEO_ACCEPTS = Accepts(tricks=frozenset({"label_smoothing", "historical_averaging", "instance_noise"}), terms=frozenset(),
@@ -109,31 +109,19 @@ class MoCoGAN(VideoGAN):
         """(B, T, C, H, W) clips and (B,) frame indices -> (B, C, H, W), frame index[i] of clip i."""
         return clips[torch.arange(len(clips), device=clips.device), index]
 
-    def _views(self, batch: Batch, fake: Tensor) -> dict[str, tuple[nn.Module, Tensor, Tensor]]:
+    def views(self, batch: Batch, fake: Tensor) -> dict[str, View]:
         """Each discriminator and what it judges: whole clips, and one random frame of each (real and generated)."""
         index = noise.randint(fake.shape[1], len(fake), device=fake.device)  # (B,) a frame per clip
-        return {"video": (self.D, batch.x, fake),
-                "image": (self.D_image, self.one_frame(batch.x, index), self.one_frame(fake, index))}
+        return {"_video": (self.D, batch.x, fake),
+                "_image": (self.D_image, self.one_frame(batch.x, index), self.one_frame(fake, index))}
 
     def d_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        out: LossTerms = {}
-        scores = []
-        for name, (D, real, fake_view) in self._views(batch, fake).items():
-            judged = self.objective.d_loss(D, real=real, fake=fake_view, step=step, suffix=f"_{name}",
-                                           **self.sides(batch, latent))
-            out.update(judged.terms)
-            scores.append((judged.real_score, judged.fake_score))
-        self.record_d(d_real=torch.cat([r for r, _ in scores]), d_fake=torch.cat([f for _, f in scores]))
-        return out
+        return self.judge_views(self.views(batch, fake), batch, latent, step)
 
     def g_step(self, batch: Batch, step: int) -> LossTerms:
         fake, latent = self._fake(batch)
-        out: LossTerms = {}
-        for name, (D, real, fake_view) in self._views(batch, fake).items():
-            out.update(self.objective.g_loss(D, real=real, fake=fake_view, step=step, suffix=f"_{name}",
-                                             **self.sides(batch, latent)).terms)
-        return out
+        return self.fool_views(self.views(batch, fake), batch, latent, step)
 
 
 __all__ = ["VGAN", "MoCoGAN", "VideoGAN"]
