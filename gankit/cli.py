@@ -162,6 +162,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def _write_texture(run, args: argparse.Namespace) -> None:  # noqa: ANN001  (Run)
     """Texture runs: --n textures (default 1) of --size px (default: the training crop); --tile makes them
     tileable and writes a 2x2 tiling of the first beside them (OUT-2x2.png) to show the seams are gone."""
+    if args.class_ is not None or args.truncation is not None or args.temperature is not None:
+        raise ConfigError(f"--size/--tile draw unconditional textures of preset {run.config.preset!r}: --class, "
+                          "--truncation and --temperature do not apply")
     size = args.size if args.size is not None else run.config.recipe_args.get("crop", 64)
     n = 1 if args.n is None else args.n
     image = run.texture(size, n, seed=args.seed, tile=args.tile)  # checks the run before anything is written

@@ -91,6 +91,9 @@ def test_sample_any_size_tile_and_bad_input(tmp_path, capsys) -> None:  # noqa: 
     assert "not a readable image" in capsys.readouterr().err and not (tmp_path / "r3").exists()
     assert main(["sample", str(run.path), "--size", "4", "--out", str(tmp_path / "t4.png")]) == 2
     assert not (tmp_path / "t4.png").exists()
+    assert main(["sample", str(run.path), "--size", "32", "--class", "1", "--out", str(tmp_path / "c.png")]) == 2
+    assert "--class, --truncation and --temperature do not apply" in capsys.readouterr().err
+    assert not (tmp_path / "c.png").exists()
 
 
 def test_gram_distance_separates_textures() -> None:
