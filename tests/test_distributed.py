@@ -11,6 +11,7 @@ The runs are tiny (width-8 nets on the 8x8 digits, a few steps): the time goes t
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -457,6 +458,10 @@ def _conformance_worker(root: Path) -> None:
         statuses = distributed.all_gather_object(status)
         if distributed.is_main():
             print(f"ddp-case {name} {' | '.join(statuses)}", flush=True)
+    # the cases' DDP wrappers (and their gloo work) go before the group does: destroying the group under a live
+    # reducer intermittently aborted the worker at exit ("terminate called without an active exception")
+    gc.collect()
+    dist.barrier()
     dist.destroy_process_group()
 
 
