@@ -101,8 +101,9 @@ class Run:
         return (out.float() if out.is_floating_point() else out).cpu()
 
     def writes_text(self) -> bool:
-        """Whether this run's samples are lines of text (``Recipe.describe``: sentences, recommendations)."""
-        return self.recipe.describe(self.sample(1, seed=0)) is not None
+        """Whether this run's samples are lines of text: its recipe decodes them (it overrides ``Recipe.describe``:
+        sentences, recommendations)."""
+        return type(self.recipe).describe is not Recipe.describe
 
     def sentences(self, n: int, *, seed: int | None = None, temperature: float | None = None) -> list[str]:
         """n generated sentences (text runs), decoded with the vocabulary the run was trained with."""
@@ -336,12 +337,35 @@ class Run:
             run.close()
         return row
 
+    def export(self, path: str | Path, *, format: str = "onnx", overwrite: bool = False):  # noqa: A002,ANN201
+        """Write the sampling generator to ``path`` as ONNX or TorchScript (gankit/export.py), checked against this
+        run's generator before it is put in place; returns the ExportResult (path, max difference, metadata)."""
+        from gankit.export import export
+
+        return export(self, path, format=format, overwrite=overwrite)
+
     def info(self) -> dict[str, Any]:
         n_params = {name: sum(p.numel() for p in params) for name, params in self.recipe.param_groups().items()}
         return {"path": str(self.path), "preset": self.config.preset, "recipe": self.config.recipe,
                 "paper": self.config.paper, "data": self.data.to_dict(), "step": self.step,
                 "steps": self.config.train.steps, "parameters": n_params, "ema": self.config.ema,
                 "loss": self.config.loss, "codes": self.recipe.code_names() if isinstance(self.recipe, InfoGAN) else []}
+
+    def save_pretrained(self, out: str | Path, *, discriminator: bool = False, force: bool = False) -> Path:
+        """Write this run as a Hub-format folder (config.json, model.safetensors, the README.md model card and its
+        samples.png; gankit/hub.py), atomically; ``gankit.from_pretrained(out)`` loads it. ``discriminator``: keep
+        the discriminators too (to fine-tune); ``force``: replace a non-empty ``out``."""
+        from gankit.hub import save_pretrained
+
+        return save_pretrained(self, out, discriminator=discriminator, force=force)
+
+    def push_to_hub(self, repo_id: str, *, token: str | None = None, private: bool | None = None,
+                    discriminator: bool = False) -> str:
+        """Upload this run as a Hub-format folder to the Hugging Face model repository ``repo_id`` (OWNER/NAME,
+        created when absent) and return its URL; ``token``: a write token (default: HF_TOKEN or ``hf auth login``)."""
+        from gankit.hub import push_to_hub
+
+        return push_to_hub(self, repo_id, token=token, private=private, discriminator=discriminator)
 
 
 def seed_everything(seed: int) -> None:
@@ -384,8 +408,15 @@ def check_data_kind(cfg: Config, data: DataInfo) -> None:
 
 
 def load(run_dir: str | Path, *, device: str = "auto", checkpoint: str | Path | None = None) -> Run:
-    """A finished or checkpointed run, ready to sample from."""
+    """A finished or checkpointed run, ready to sample from; also a pretrained folder (``gankit publish``, read by
+    ``from_pretrained``), so every verb that takes a RUN takes one."""
+    from gankit.hub import is_pretrained_folder
+
     run = RunDir(run_dir)
+    if is_pretrained_folder(run.path):
+        if checkpoint is not None:
+            raise ConfigError(f"{run.path} is a pretrained folder: it holds one set of weights; drop --checkpoint")
+        return from_pretrained(run.path, device=device)
     if not run.config.is_file():
         raise ConfigError(f"{run.path} is not a gankit run directory (no config.yaml)")
     cfg = cfgmod.from_yaml(run.config)
@@ -397,6 +428,20 @@ def load(run_dir: str | Path, *, device: str = "auto", checkpoint: str | Path | 
     recipe.load_state_dict(state["recipe"])
     recipe.eval()
     return Run(run.path, cfg, recipe, data, int(state["step"]), dev, checkpoint=path.name)
+
+
+def from_pretrained(name: str | Path, *, device: str = "auto", revision: str | None = None,
+                    token: str | None = None) -> Run:
+    """A Hub-format folder written by ``Run.save_pretrained`` / ``gankit publish``, ready to sample from: a local
+    path, or a Hugging Face repo id (OWNER/NAME) that huggingface_hub downloads (gankit/hub.py reads and checks it)."""
+    from gankit.hub import WEIGHTS_NAME, read_pretrained
+
+    dev = pick_device(device)
+    saved = read_pretrained(str(name), device=dev, revision=revision, token=token)
+    recipe = build_recipe(saved.config, saved.data, dev)
+    saved.load_into(recipe)
+    recipe.eval()
+    return Run(saved.folder, saved.config, recipe, saved.data, saved.step, dev, checkpoint=WEIGHTS_NAME)
 
 
 def _checkpoint_path(run: RunDir, checkpoint: str | Path | None) -> Path:

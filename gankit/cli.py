@@ -159,12 +159,23 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote a grid of {args.n} {what} to {out}")
 
 
+SAMPLING_OPTIONS = {"class_": "--class", "truncation": "--truncation", "temperature": "--temperature"}
+
+
+def _refuse_options(args: argparse.Namespace, names: tuple[str, ...], why: str, hint: str = "") -> None:
+    """ConfigError when one of the sampling options ``names`` (attributes of ``args``) was given to a kind of
+    sample they do not shape; ``why`` says what this kind of sample is."""
+    if any(getattr(args, name) is not None for name in names):
+        flags = [SAMPLING_OPTIONS[name] for name in names]
+        said = flags[0] if len(flags) == 1 else f"{', '.join(flags[:-1])} and {flags[-1]}"
+        raise ConfigError(f"{why}: {said} do{'es' if len(flags) == 1 else ''} not apply{hint}")
+
+
 def _write_texture(run, args: argparse.Namespace) -> None:  # noqa: ANN001  (Run)
     """Texture runs: --n textures (default 1) of --size px (default: the training crop); --tile makes them
     tileable and writes a 2x2 tiling of the first beside them (OUT-2x2.png) to show the seams are gone."""
-    if args.class_ is not None or args.truncation is not None or args.temperature is not None:
-        raise ConfigError(f"--size/--tile draw unconditional textures of preset {run.config.preset!r}: --class, "
-                          "--truncation and --temperature do not apply")
+    _refuse_options(args, ("class_", "truncation", "temperature"),
+                    f"--size/--tile draw unconditional textures of preset {run.config.preset!r}")
     size = args.size if args.size is not None else run.config.recipe_args.get("crop", 64)
     n = 1 if args.n is None else args.n
     image = run.texture(size, n, seed=args.seed, tile=args.tile)  # checks the run before anything is written
@@ -182,17 +193,14 @@ def _write_clips(run, args: argparse.Namespace, out: Path) -> None:  # noqa: ANN
     """Video runs: n generated clips as one animated grid (GIF or MP4; the PNG grid shows their frames)."""
     from gankit.clips import write_clips
 
-    if args.class_ is not None or args.temperature is not None:
-        raise ConfigError(f"preset {run.config.preset!r} generates unconditional clips: --class and --temperature "
-                          "do not apply")
+    _refuse_options(args, ("class_", "temperature"), f"preset {run.config.preset!r} generates unconditional clips")
     write_clips(run.sample(args.n, seed=args.seed, truncation=args.truncation), out)
     print(f"wrote an animated grid of {args.n} clips to {out}")
 
 
 def _write_text_samples(run, args: argparse.Namespace) -> None:  # noqa: ANN001  (Run)
     """Text-to-image runs: --n samples (default 8) per --text caption, a row of stage I | stage II pairs each."""
-    if args.class_ is not None or args.truncation is not None or args.temperature is not None:
-        raise ConfigError("--text picks what to draw: --class, --truncation and --temperature do not apply with it")
+    _refuse_options(args, ("class_", "truncation", "temperature"), "--text picks what to draw")
     n, out = args.n or 8, Path(args.out or "samples.png")
     _write_image(run.from_text(args.text, n, seed=args.seed, grid=True), out)
     print(f"wrote {n} samples for each of {len(args.text)} caption(s) to {out}, a row per caption of stage I | "
@@ -210,11 +218,8 @@ def _write_meshes(run, args: argparse.Namespace, out: Path) -> None:  # noqa: AN
 
 def _write_sentences(run, args: argparse.Namespace) -> None:  # noqa: ANN001  (Run)
     """Text runs: n sentences printed, or written one a line to --out (atomically)."""
-    from gankit.errors import ConfigError
-
-    if args.class_ is not None or args.truncation is not None:
-        raise ConfigError(f"preset {run.config.preset!r} writes sentences: --class and --truncation do not apply "
-                          "(use --temperature)")
+    _refuse_options(args, ("class_", "truncation"), f"preset {run.config.preset!r} writes sentences",
+                    hint=" (use --temperature)")
     lines = run.sentences(args.n, seed=args.seed, temperature=args.temperature)
     if args.out is None:
         print("\n".join(lines))
@@ -361,19 +366,71 @@ def _csv(text: str) -> list[str]:
 def cmd_eval(args: argparse.Namespace) -> None:
     import gankit
 
+    if Path(args.run).is_file():  # an exported generator (gankit export)
+        cmd_eval_exported(args)
+        return
+    if args.data or args.out:
+        raise ConfigError("--data and --out are for an exported generator file (gankit export); a run is scored on "
+                          "its own data and its scores are appended to RUN/metrics.jsonl")
     run = gankit.load(args.run, device=args.device, checkpoint=args.checkpoint)
     row = run.evaluate(_csv(args.metrics) if args.metrics else None, n=args.n, features=args.features,
                        split=args.split, seed=args.seed, truncation=args.truncation)
+    _print_scores(f"{run.config.preset} on {run.data.name}, step {run.step} ({run.checkpoint}):", row)
+    print(f"appended to {run.path / 'metrics.jsonl'}")
+
+
+def cmd_eval_exported(args: argparse.Namespace) -> None:
+    """gankit eval FILE: an exported generator scored by the same evaluation; the row is printed, and written
+    (JSON) only to --out: nothing is written beside the file."""
+    from gankit.export_eval import evaluate_exported
+
+    if args.checkpoint:
+        raise ConfigError(f"--checkpoint picks a run's checkpoint; {args.run!r} is an exported file, which holds one")
+    out = Path(args.out) if args.out else None
+    if out is not None and not out.parent.is_dir():
+        raise ConfigError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist; create it first")
+    row = evaluate_exported(args.run, _csv(args.metrics) if args.metrics else None, data=args.data, n=args.n,
+                            features=args.features, split=args.split, seed=args.seed, truncation=args.truncation)
+    p = row["protocol"]
+    _print_scores(f"{args.run} ({p['reference']}):", row)
+    if out is None:
+        print("not saved: an exported file has no metrics.jsonl; pass --out FILE.json to keep this row")
+        return
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(row, indent=1) + "\n")
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+
+
+def _print_scores(title: str, row: dict) -> None:
+    """An evaluation row's scores, one a line, and its protocol."""
     scores = {k.removeprefix("eval/"): v for k, v in row.items() if k.startswith("eval/")}
     width = max(len(k) for k in scores)
-    print(f"{run.config.preset} on {run.data.name}, step {run.step} ({run.checkpoint}):")
+    print(title)
     for key, value in scores.items():
         print(f"  {key:<{width}}  {value:.6g}")
     p = row["protocol"]
     print(f"protocol: {p.get('extractor', 'no features')} (sha256 {p.get('weights_sha256', '')[:12] or '-'}), "
           f"resize {p.get('resize', '-')}, {p['n_fake']} generated vs {p['n_real']} real ({p['reference']}), "
           f"seed {p['seed']}, sampler {p['sampler']}")
-    print(f"appended to {run.path / 'metrics.jsonl'}")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """gankit export RUN --format onnx|torchscript --out FILE: write, check, then put the file in place."""
+    import gankit
+    from gankit.export import TOLERANCE, check_format, check_out_path
+
+    check_format(args.format)
+    check_out_path(Path(args.out), args.force)  # before loading: a bad --out fails at once
+    run = gankit.load(args.run, device="cpu", checkpoint=args.checkpoint)
+    result = run.export(args.out, format=args.format, overwrite=args.force)
+    inputs = ", ".join(f"{i['name']} ({', '.join(map(str, i['shape']))}) {i['dtype']}"
+                       for i in json.loads(result.metadata["inputs"]))
+    print(f"wrote {result.path} ({result.format}; {run.config.preset}, step {run.step}, {run.checkpoint}, sampler "
+          f"{result.metadata['sampler']})")
+    print(f"inputs: {inputs}; output: ({', '.join(map(str, json.loads(result.metadata['output_shape'])))})")
+    print(f"checked with {'onnxruntime' if result.format == 'onnx' else 'torch.jit.load'} on batches of 1 and 3: "
+          f"max |difference| from the PyTorch generator {result.max_difference:.3g} (tolerance {TOLERANCE:g})")
 
 
 def cmd_quality_diversity(args: argparse.Namespace) -> None:
@@ -398,11 +455,32 @@ def cmd_evaluator(args: argparse.Namespace) -> None:
     print(describe(evaluator))
 
 
+def cmd_publish(args: argparse.Namespace) -> None:
+    """RUN as a Hub-format folder (gankit/hub.py) at --out; with --push also uploaded to a Hugging Face repository."""
+    import gankit
+    from gankit.hub import check_out, check_repo_id, save_pretrained
+
+    check_out(Path(args.out), args.force)  # a taken --out or a bad repo id fails before the run is loaded
+    if args.push:
+        check_repo_id(args.push)
+    run = gankit.load(args.run, device=args.device, checkpoint=args.checkpoint)
+    out = save_pretrained(run, args.out, discriminator=args.with_discriminator, force=args.force, push=args.push)
+    print(f"wrote {out}: config.json, model.safetensors, README.md (model card), samples.png"
+          + (f"; pushed to https://huggingface.co/{args.push}" if args.push else ""))
+    print(f"load it with gankit.from_pretrained({(args.push or str(out))!r})")
+
+
 def cmd_compare(args: argparse.Namespace) -> None:
     from gankit.report import compare_text, summary, write_compare
 
     print(compare_text([summary(r) for r in args.runs]))
     print(f"wrote {write_compare(args.runs, args.out)}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from gankit.serve import serve
+
+    serve(args.runs, host=args.host, port=args.port, device=args.device)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -565,7 +643,22 @@ def build_parser() -> argparse.ArgumentParser:
                    "(see gankit sample --truncation); recorded in the protocol")
     p.add_argument("--checkpoint", help="latest (default), best, or a checkpoint file")
     p.add_argument("--device", default="auto")
+    p.add_argument("--data", help="an exported generator file: the reference data set (default: the one in its metadata)")
+    p.add_argument("--out", help="an exported generator file: write the scores and protocol here as JSON (default: "
+                                 "print only)")
     p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser("export", help="the run's sampling generator as ONNX or TorchScript: gankit export RUN --format "
+                       "onnx --out g.onnx", description="Export the sampling generator (EMA where enabled, eval mode, "
+                       "spectral norm baked into plain weights, dynamic batch axis) with the run's description in the "
+                       "file's metadata; the file is checked against the PyTorch generator (onnxruntime / torch.jit) "
+                       "before it is put in place. Score it with gankit eval FILE.")
+    p.add_argument("run")
+    p.add_argument("--format", default="onnx", help="onnx (default) or torchscript")
+    p.add_argument("--out", required=True, help="the file to write; its folder must exist")
+    p.add_argument("--force", action="store_true", help="replace --out when it exists")
+    p.add_argument("--checkpoint", help="latest (default), best, or a checkpoint file")
+    p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("evaluator", help="the offline domain evaluator: gankit evaluator train mnist")
     p.add_argument("action", choices=["train", "info"])
@@ -577,10 +670,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(fn=cmd_evaluator)
 
+    p = sub.add_parser("publish", help="a run as a Hugging Face-format model folder with a model card: "
+                       "gankit publish RUN --out DIR [--push OWNER/NAME]")
+    p.add_argument("run")
+    p.add_argument("--out", required=True, help="the folder to write (config.json, model.safetensors, README.md, "
+                   "samples.png); must not exist or be empty")
+    p.add_argument("--checkpoint", help="latest (default), best, or a checkpoint file")
+    p.add_argument("--push", metavar="REPO_ID", help="also upload the folder to this Hugging Face model repository "
+                   "(OWNER/NAME; needs a network and a write token: HF_TOKEN or `hf auth login`)")
+    p.add_argument("--with-discriminator", action="store_true", help="keep the discriminators' weights too (to "
+                   "fine-tune); by default only what samples is saved")
+    p.add_argument("--force", action="store_true", help="replace an earlier pretrained folder at --out (never "
+                   "another non-empty folder)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(fn=cmd_publish)
+
     p = sub.add_parser("compare", help="runs side by side: a table here and an HTML page")
     p.add_argument("runs", nargs="+")
     p.add_argument("--out", default="compare.html")
     p.set_defaults(fn=cmd_compare)
+
+    p = sub.add_parser("serve", help="a local web page to explore runs: gankit serve RUN [RUN ...] --port 7860",
+                       description="Serve a page to draw samples, move through the latent space, interpolate, "
+                       "upload images (translation, encoder and inpainting runs) and read each run's evaluations "
+                       "and symptoms. Writes nothing into the runs.")
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                   "only; another address, e.g. 0.0.0.0, exposes the page and your runs to the network)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("bench", help="benchmarks: gankit bench modes --presets gan,wgan-gp --data ring8,grid25 --seeds 5; "
                        "gankit bench quality --presets dcgan,cgan --seeds 3")

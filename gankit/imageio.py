@@ -1,8 +1,10 @@
 """Reading a user's images for ``gankit translate`` and writing the results, one file per image."""
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -36,28 +38,45 @@ def read_images(files: list[Path], *, channels: int, size: tuple[int, int] | Non
 
     ``exact``: refuse, naming the file, an image whose size is not ``size`` or whose channels (grey or colour)
     are not ``channels``, instead of converting it (an encoder's codes of a resized image mean little)."""
-    arrays = []
-    for file in files:
-        try:
-            with Image.open(file) as image:
-                if exact:
-                    _check_exact(file, image, channels, size)
-                image = image.convert("L" if channels == 1 else "RGB")
-                if size is not None and image.size != (size[1], size[0]):
-                    image = image.resize((size[1], size[0]), Image.BICUBIC)
-                arrays.append(np.asarray(image, dtype=np.uint8))
-        except (OSError, UnidentifiedImageError) as e:
-            raise DataError(f"cannot read image {file}: {e}") from None
+    arrays = [_pixels(file, file, channels=channels, size=size, exact=exact) for file in files]
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         raise DataError(f"input images differ in size ({', '.join(map(str, sorted(shapes)))}); "
                         "translate folders of one size, or one image at a time")
-    x = torch.from_numpy(np.stack(arrays)).float()
+    return _to_tensor(np.stack(arrays))
+
+
+def _to_tensor(pixels: np.ndarray) -> Tensor:
+    """uint8 pixels (N, H, W) or (N, H, W, 3) -> (N, C, H, W) floats in [-1, 1]."""
+    x = torch.from_numpy(pixels).float()
     x = x[:, None] if x.dim() == 3 else x.permute(0, 3, 1, 2)  # (N, C, H, W)
     return x / 127.5 - 1
 
 
-def _check_exact(file: Path, image: Image.Image, channels: int, size: tuple[int, int] | None) -> None:
+def read_upload(data: bytes, name: str, *, channels: int, size: tuple[int, int]) -> Tensor:
+    """One image given as bytes (a file uploaded to ``gankit serve``, read in memory) as (1, channels, H, W) in
+    [-1, 1], resized (bicubic) to ``size``; DataError naming ``name`` when the bytes are not an image."""
+    return _to_tensor(np.stack([_pixels(io.BytesIO(data), name, channels=channels, size=size, exact=False)]))
+
+
+def _pixels(source: Path | BinaryIO, name: Path | str, *, channels: int, size: tuple[int, int] | None,
+            exact: bool) -> np.ndarray:
+    """The uint8 pixels (H, W) or (H, W, 3) of the image in ``source`` (a file or bytes), called ``name`` in errors."""
+    try:
+        with Image.open(source) as image:
+            if exact:
+                _check_exact(name, image, channels, size)
+            image = image.convert("L" if channels == 1 else "RGB")
+            if size is not None and image.size != (size[1], size[0]):
+                image = image.resize((size[1], size[0]), Image.BICUBIC)
+            return np.asarray(image, dtype=np.uint8)
+    except UnidentifiedImageError:
+        raise DataError(f"cannot read image {name}: not an image file Pillow can read (PNG, JPEG, ...)") from None
+    except (OSError, Image.DecompressionBombError) as e:
+        raise DataError(f"cannot read image {name}: {e}") from None
+
+
+def _check_exact(file: Path | str, image: Image.Image, channels: int, size: tuple[int, int] | None) -> None:
     grey = image.mode in GREY_MODES
     if grey != (channels == 1):
         have, want = ("grey", "colour (RGB)") if grey else ("colour", "grey (one channel)")

@@ -44,6 +44,8 @@ class SpatialGenerator(nn.Module):
         self.out = nn.Sequential(nn.ConvTranspose2d(widths[-1], channels, KERNEL, STRIDE, PADDING), nn.Tanh())
         self.waves = (nn.Sequential(nn.Linear(global_dim, wave_hidden), nn.ReLU(), nn.Linear(wave_hidden, 2 * periodic_dim))
                       if periodic_dim else None)
+        if self.waves is not None:
+            init_wave_numbers(self.waves[-1], periodic_dim)
 
     @property
     def scale(self) -> int:
@@ -76,6 +78,19 @@ class SpatialGenerator(nn.Module):
             waves = self.periodic(global_map[:, :, 0, 0], phase[:, :, 0, 0], *z.shape[2:], period)
             z = torch.cat([local, global_map, waves], dim=1)  # (B, L + G + P, h, w)
         return self.out(self.body(z))  # (B, C, h 2^n_up, w 2^n_up)
+
+
+def init_wave_numbers(last: nn.Linear, periodic_dim: int) -> None:
+    """PSGAN's start (the authors' code): channel i's waves run along rows (even i) or columns (odd i) at
+    pi (0.5 + 0.5 (i + 1) / P) radians per noise position, periods of 2 to 4 positions, with the global code's
+    influence small at first. From k = 0 (a constant channel) the sine's gradient barely moves k; from here the
+    periodic channels carry a spatial frequency from the first step."""
+    band = torch.pi * (0.5 + 0.5 * torch.arange(1, periodic_dim + 1) / periodic_dim)  # (P,)
+    bias = torch.zeros(periodic_dim, 2)
+    bias[0::2, 0], bias[1::2, 1] = band[0::2], band[1::2]  # (P, 2): (along rows, along columns)
+    with torch.no_grad():
+        last.bias.copy_(bias.reshape(-1))
+        last.weight.mul_(0.1)
 
 
 def periodic_pad(z: Tensor, margin: int) -> Tensor:

@@ -283,6 +283,13 @@ class Recipe(nn.Module):
         """How many values ``labels`` may take in ``sample_latent`` (0: this recipe takes no labels)."""
         return 0
 
+    def export_form(self):  # noqa: ANN201  (gankit.recipes.export_form.ExportForm)
+        """What ``gankit export`` writes: the sampler as one graph of plain tensor inputs, here noise z (and labels
+        y); families override it (translation: an image), or raise ``NotExportable`` saying why they cannot."""
+        from gankit.recipes.export_form import noise_form
+
+        return noise_form(self)
+
     def truncate(self, latent: Latent, psi: float) -> Latent:
         """The truncation trick: ``latent`` moved towards the typical latent by psi in (0, 1] (1: unchanged).
         Recipes whose G reads standard normal noise implement it (``GAN``); the others refuse."""

@@ -83,6 +83,12 @@ class DeLiGAN(GAN):
         objective: Objective = cls.objective_for(cfg)
         return cls(*cls.build(cfg, data, objective), **cls.common_args(cfg, data, objective), **cfg.recipe_args)
 
+    def export_form(self):  # noqa: ANN201
+        """Exported: eps ``z`` and the mixture component ``y`` of each sample (the mixture itself is inside G)."""
+        from gankit.recipes.export_form import noise_form
+
+        return noise_form(self, "mixture component", classes=self.n_components)
+
     def mixture(self) -> GaussianMixtureLatent:
         """The mixture layer inside G (also when a trick such as virtual batch norm wraps G)."""
         return next(m for m in self.G.modules() if isinstance(m, GaussianMixtureLatent))

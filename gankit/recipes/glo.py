@@ -165,6 +165,12 @@ class GLO(Encoding, Recipe):
             table.copy_(to_sphere(table))
 
     # --- sampling -----------------------------------------------------------------------------------
+    def export_form(self):  # noqa: ANN201
+        from gankit.recipes.export_form import NotExportable
+
+        raise NotExportable("its samples' codes come from a Gaussian fitted to the learnt table of per-image codes, "
+                            "which lives outside G (an exported G alone would not say what to feed it)")
+
     def code_gaussian(self) -> tuple[Tensor, Tensor]:
         """Mean (Z,) and Cholesky factor (Z, Z) of the full-covariance Gaussian fitted to the learnt codes, in
         float64; without codes, the spread they start from (N(0, I / Z): a random point of the sphere, nearly)."""

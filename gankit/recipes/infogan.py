@@ -109,6 +109,20 @@ class InfoGAN(GAN):
     def code_names(self) -> list[str]:
         return self.layout.names()
 
+    def export_form(self):  # noqa: ANN201
+        """Exported G takes the whole vector z = [noise | one-hot cat codes | continuous codes]; the file's
+        metadata ``z_layout`` says where each code sits (``sample_latent`` draws them)."""
+        from gankit.recipes.export_form import noise_form
+
+        form = noise_form(self)
+        parts = [f"noise {0}:{self.layout.noise_dim} N(0, 1)"]
+        parts += [f"{name} {sl.start}:{sl.stop} one-hot of {sl.stop - sl.start}"
+                  for name, sl in zip(self.code_names(), self.layout.cat_slices())]
+        start = self.layout.cont_slice().start
+        parts += [f"cont{i} {start + i} U(-1, 1)" for i in range(self.layout.n_cont)]
+        form.notes["z_layout"] = " | ".join(parts)
+        return form
+
     def label_classes(self) -> int:
         """``labels`` set the first categorical code."""
         return self.layout.cat_dims[0] if self.layout.cat_dims else 0

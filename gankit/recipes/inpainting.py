@@ -150,6 +150,15 @@ class ContextEncoderGAN(Translation):
         mean = (image * keep).sum(dim=(2, 3), keepdim=True) / keep.sum(dim=(2, 3), keepdim=True).clamp(min=1)
         return paste(image, mean.expand_as(image), hole)
 
+    def export_form(self):  # noqa: ANN201
+        """Exported: an ``image`` in [-1, 1] and its ``mask`` (1 on the hole); the sampler's input holds both."""
+        from gankit.recipes.export_form import ExportForm, SamplerInput
+
+        channels, *size = self.input_shape
+        inputs = (SamplerInput("image", (channels, *size), doc="image in [-1, 1]; the hole's pixels are ignored"),
+                  SamplerInput("mask", (1, *size), doc="1 on the hole to fill, 0 elsewhere"))
+        return ExportForm(InpaintingSampler(self.sampler()), inputs, lambda x, y: (x[:, :-1], x[:, -1:]))
+
     def sampler(self) -> nn.Module:
         """The (EMA) context encoder, its prediction pasted into the hole of its input."""
         return HoleFiller(self.G if self.ema is None else self.ema.net)
@@ -172,6 +181,17 @@ class ContextEncoderGAN(Translation):
         if to is not None:
             raise ConfigError("context-encoder fills holes: drop --to (gankit inpaint takes a --mask)")
         return self.inpaint(images, batch_size=batch_size)
+
+
+class InpaintingSampler(nn.Module):
+    """The inpainting sampler on an ``image`` (B, C, H, W) and its ``mask`` (B, 1, H, W), 1 on the hole."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, image: Tensor, mask: Tensor) -> Tensor:
+        return self.net(masked_input(image, mask))
 
 
 def masked_input(images: Tensor, hole: Tensor) -> Tensor:

@@ -81,6 +81,31 @@ def mixture_latent(recipe: GAN, n: int, labels: Tensor | None, generator: torch.
     return Latent(z, labels.to(device))
 
 
+class EveryGenerator(nn.Module):
+    """A mixture generator as one graph: every generator on every z, each sample's output picked by y. The same
+    numbers in eval mode, without the data-dependent routing that tracing would fix to the example's."""
+
+    def __init__(self, mixture: MixtureGenerator) -> None:
+        super().__init__()
+        self.generators = mixture.generators
+
+    def forward(self, z: Tensor, y: Tensor) -> Tensor:
+        outs = torch.stack([G(z) for G in self.generators], dim=1)  # (B, k, ...)
+        index = y.view(-1, 1, *[1] * (outs.dim() - 2)).expand(-1, 1, *outs.shape[2:])
+        return outs.gather(1, index).squeeze(1)  # (B, ...)
+
+
+def mixture_form(recipe: GAN):  # noqa: ANN201  (gankit.recipes.export_form.ExportForm)
+    """Exported: noise ``z`` and the generator ``y`` that draws each sample."""
+    from gankit.recipes.export_form import LatentSampler, noise_form
+
+    form = noise_form(recipe, "generator index", classes=recipe.n_generators)
+    sampler = recipe.sampler()
+    if isinstance(sampler, MixtureGenerator):  # else a trick's wrapper: exported as it is
+        form.module = LatentSampler(EveryGenerator(sampler))
+    return form
+
+
 def balanced_fake(recipe: GAN, batch: Batch) -> tuple[Tensor, Latent]:
     """A training batch of fakes with every generator making an equal share (index = row mod k)."""
     n = len(batch)
@@ -114,6 +139,9 @@ class MADGAN(GAN):
 
     def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
         return mixture_latent(self, n, labels, generator)
+
+    def export_form(self):  # noqa: ANN201
+        return mixture_form(self)
 
     def _fake(self, batch: Batch) -> tuple[Tensor, Latent]:
         return balanced_fake(self, batch)
@@ -172,6 +200,9 @@ class MGAN(GAN):
 
     def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
         return mixture_latent(self, n, labels, generator)
+
+    def export_form(self):  # noqa: ANN201
+        return mixture_form(self)
 
     def _fake(self, batch: Batch) -> tuple[Tensor, Latent]:
         return balanced_fake(self, batch)

@@ -96,6 +96,13 @@ class Recommender(Recipe):
                          f"drawn {', '.join(map(str, drawn))}")
         return lines
 
+    def export_form(self):  # noqa: ANN201
+        from gankit.recipes.export_form import NotExportable
+
+        raise NotExportable("a recommender's samples are (user, item) index pairs drawn from its scores by an "
+                            "inverse-CDF search (searchsorted, which ONNX lacks), scored by ranking metrics "
+                            "against the run's interaction table: export its scores from the run instead")
+
     def walk(self, rows: int, steps: int, *, code: str | None = None, generator: torch.Generator | None = None) -> Latent:
         raise ConfigError(f"{type(self).__name__} has no continuous latent to interpolate: its latent is a user and "
                           "the noise that draws an item (sample with labels=<user> instead)")

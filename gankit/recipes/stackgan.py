@@ -151,6 +151,11 @@ class StackGAN(Recipe):
         """A stage-II step (stage I forward, stage II forward and backward): the dearer kind sizes train.minutes."""
         return self.stage_one_steps + 1
 
+    def export_form(self):  # noqa: ANN201
+        from gankit.recipes.export_form import PYTHON_BATCH_SIZE, NotExportable
+
+        raise NotExportable(f"{PYTHON_BATCH_SIZE} (its caption encoder)")
+
     def label_classes(self) -> int:
         return self.num_classes
 

@@ -57,6 +57,12 @@ class TextRecipe(Recipe):
                               "model's own distribution; lower: more likely, less diverse sentences)")
         return replace(latent, temperature=float(temperature))
 
+    def export_form(self):  # noqa: ANN201
+        from gankit.recipes.export_form import NotExportable
+
+        raise NotExportable("its generator samples each token from a softmax and feeds it back, a loop of random "
+                            "draws rather than one forward pass of tensors")
+
     def walk(self, rows: int, steps: int, *, code: str | None = None, generator: torch.Generator | None = None) -> Latent:
         raise ConfigError("a text generator's latent picks discrete tokens: there is no smooth path between two "
                           "sentences to interpolate; use gankit sample with --temperature instead")

@@ -61,6 +61,18 @@ class Translation(Recipe):
         net = self.G if self.ema is None else self.ema.net
         return DropoutSampler(net) if self.test_dropout else net
 
+    def export_form(self):  # noqa: ANN201  (gankit.recipes.export_form.ExportForm)
+        """An exported translator takes an ``image`` (and StarGAN's target domain ``y``); G's test-time dropout
+        (pix2pix) draws masks seeded by a hash of each image, which no exported graph can compute."""
+        from gankit.recipes.export_form import NotExportable, image_form
+
+        if self.test_dropout:
+            raise NotExportable(f"{type(self).__name__} samples with dropout on at test time (recipe_args."
+                                "test_dropout=true, as in the paper), each image's masks seeded by a hash of its "
+                                "pixels, which an exported graph cannot compute; train with recipe_args."
+                                "test_dropout=false to export a deterministic G")
+        return image_form(self)
+
     def domain_names(self) -> list[str]:
         """Names ``translate(to=...)`` accepts; empty: one direction only."""
         return []

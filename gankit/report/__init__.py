@@ -139,6 +139,13 @@ def _eval_section(evals: list[dict]) -> str:
 
 def write_report(run_path: str | Path) -> Path:
     """Write report.html into the run directory and return its path."""
+    run = RunDir(run_path)
+    run.write_text(run.report, report_page(run_path))
+    return run.report
+
+
+def report_page(run_path: str | Path) -> str:
+    """The HTML of a run's report, built in memory (``write_report`` writes it; ``gankit serve`` shows it)."""
     from gankit import config as cfgmod
 
     run = RunDir(run_path)
@@ -179,8 +186,7 @@ def write_report(run_path: str | Path) -> Path:
         parts.append("</div>")
     if run.config.is_file():
         parts.append(f"<h2>Config</h2><pre>{_esc(run.config.read_text())}</pre>")
-    run.write_text(run.report, _page("gankit report", parts))
-    return run.report
+    return _page("gankit report", parts)
 
 
 def _spread(paths: list[Path], count: int = 6) -> list[Path]:
