@@ -31,8 +31,8 @@ from tests.test_conformance import tiny_overrides, train_tiny
 # each refusal's reason, by preset: the recipe's export_form says it (gankit/recipes/export_form.py)
 NOT_EXPORTABLE = {"pix2pix": "test_dropout", "pix2pix-l1": "test_dropout", "glo": "per-image codes",
                   "bpr": "recommender", "irgan": "recommender", "mle": "softmax", "seqgan": "softmax",
-                  "relgan": "softmax", "maskgan": "softmax", "progan": "batch size", "lapgan": "batch size",
-                  "mocogan": "batch size", "stackgan": "batch size", "crnngan": "batch size"}
+                  "relgan": "softmax", "maskgan": "softmax",
+                  "stackgan": "batch size", "crnngan": "batch size"}
 
 
 def tiny_recipe(preset: str, tmp_path, paired_npz: str) -> tuple[Run, object]:  # noqa: ANN001

@@ -68,7 +68,7 @@ class LaplacianGenerator(nn.Module):
         if z.shape[1] != self.noise_dim:
             raise ValueError(f"this pyramid takes z of {self.noise_dim} numbers (got {z.shape[1]})")
         chunks = z.split([self.z_dim] + [s * s for s in self.sizes[1:]], dim=1)
-        return chunks[0], [c.view(len(z), 1, s, s) for c, s in zip(chunks[1:], self.sizes[1:])]
+        return chunks[0], [c.unflatten(1, (1, s, s)) for c, s in zip(chunks[1:], self.sizes[1:])]
 
     def refine(self, k: int, coarser: Tensor, noise: Tensor, y: Tensor | None) -> Tensor:
         """Level k's image from level k-1's: l + G_k(l, noise, y) with l the coarser image upsampled."""

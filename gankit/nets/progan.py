@@ -105,7 +105,7 @@ class ProGenerator(Growing):
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         level, alpha = level_and_alpha(self._p)
         h = conditioned_latent(pixel_norm(z), y, self.num_classes)
-        h = act(self.dense(h).view(len(z), -1, self.base, self.base), norm=True)
+        h = act(self.dense(h).unflatten(1, (-1, self.base, self.base)), norm=True)
         h = act(self.conv0(h), norm=True)
         coarser = None
         for i, (conv_a, conv_b) in enumerate(self.blocks[:level]):

@@ -119,10 +119,10 @@ class MoCoGANGenerator(nn.Module):
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         s = self.split
         content, h0, noise = z.split([s.content, s.motion, s.frames * s.noise], dim=1)
-        motion = self.motion_codes(h0, noise.view(len(z), s.frames, s.noise))  # (B, T, M)
+        motion = self.motion_codes(h0, noise.unflatten(1, (s.frames, s.noise)))  # (B, T, M)
         codes = torch.cat([content[:, None].expand(-1, s.frames, -1), motion], dim=2)  # (B, T, Zc + M)
         frames = self.image(codes.flatten(0, 1))  # (B T, C, H, W)
-        return frames.view(len(z), s.frames, self.channels, self.size, self.size)
+        return frames.unflatten(0, (-1, s.frames))
 
 
 class VideoDiscriminator(nn.Module):

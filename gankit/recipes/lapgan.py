@@ -87,10 +87,6 @@ class LapGAN(GAN):
         common["z_dim"] = G.noise_dim
         return cls(G, D, **common)
 
-    def export_form(self):  # noqa: ANN201
-        from gankit.recipes.export_form import PYTHON_BATCH_SIZE, NotExportable
-
-        raise NotExportable(PYTHON_BATCH_SIZE)
 
     def networks(self) -> dict[str, nn.Module]:
         return {**{f"G.levels.{k}": g for k, g in enumerate(self.G.levels)}, **{f"D.{k}": d for k, d in enumerate(self.D)}}

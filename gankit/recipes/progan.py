@@ -71,10 +71,6 @@ class ProGAN(GAN):
         images = (step - 1) * self.batch_size * distributed.world_size()
         return growth_at(images, levels=self.levels, fade=self.fade, stable=self.stable)
 
-    def export_form(self):  # noqa: ANN201
-        from gankit.recipes.export_form import PYTHON_BATCH_SIZE, NotExportable
-
-        raise NotExportable(PYTHON_BATCH_SIZE)
 
     def representative_step(self) -> int:
         """The first step fully grown: the dearest kind (train.minutes then never overruns)."""
