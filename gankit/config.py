@@ -290,7 +290,13 @@ def replace(cfg: Config, **sections: Any) -> Config:
 
 def from_yaml(path: Path) -> Config:
     """A config saved in a run directory (saved after ``settle``: it is used as it is)."""
-    return validate(merge([OmegaConf.structured(Config), _load_yaml(path)]))
+    return from_dict(_load_yaml(path))
+
+
+def from_dict(values: Any) -> Config:
+    """A saved, settled config given as a mapping (a published folder's config.json, an exported file's metadata),
+    validated as it is."""
+    return validate(merge([OmegaConf.structured(Config), OmegaConf.create(values)]))
 
 
 def to_yaml(cfg: Config) -> str:

@@ -41,8 +41,7 @@ def exported_recipe(exported: ExportedGenerator, data: str | None = None):  # no
     """(config, data info, recipe) of an exported file: the recipe rebuilt from the config in its metadata, its
     sampler the file, so the evaluation draws the same inputs (same seed) as it does for the run. Every other
     network of the rebuilt recipe holds no trained weights: a metric that runs one gets a ConfigError."""
-    saved = OmegaConf.create(exported.metadata["config"])
-    cfg = cfgmod.validate(cfgmod.merge([OmegaConf.structured(cfgmod.Config), saved]))
+    cfg = cfgmod.from_dict(OmegaConf.create(exported.metadata["config"]))  # the metadata holds the config's YAML
     info = DataInfo.from_dict(json.loads(exported.metadata["data_info"]))
     if data is not None and data != info.name:
         cfg, info = cfgmod.replace(cfg, data={"name": data}), replace(info, name=data)

@@ -99,12 +99,10 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:  # noqa: ANN401  (Config)
 
 def config_from_dict(values: dict[str, Any], where: Path) -> Any:  # noqa: ANN401  (Config)
     """config.json's ``config`` back to a validated Config; a CheckpointError naming the file when it is not one."""
-    from omegaconf import OmegaConf
-
     from gankit import config as cfgmod
 
     try:
-        return cfgmod.validate(cfgmod.merge([OmegaConf.structured(cfgmod.Config), OmegaConf.create(values)]))
+        return cfgmod.from_dict(values)
     except (ConfigError, ValueError) as e:
         raise CheckpointError(f"{where}: its 'config' is not a gankit config this version reads ({e})") from None
 
