@@ -15,11 +15,12 @@ TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=8", "train.batch_size
         "train.progress=false", "train.deterministic=true", "data.limit=64", "device=cpu"]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _torch_threads():
     """One torch thread in every test: `make test` runs two pytest-xdist workers on the CI machine's two cores, and
     a test run alone gives the same numbers as in the suite (the thread count changes float summation order, which
-    a short training run can amplify)."""
+    a short training run can amplify). Session-scoped, so it also holds for module-scoped fixtures that train
+    before a module's first test (a module run alone in a fresh process would otherwise train them on every core)."""
     torch.set_num_threads(1)
     yield
 
