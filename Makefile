@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(VENV)/bin/gankit train dcgan --data digits --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -ra -n 2
+	$(PY) -m pytest -q -ra -n 2 --durations=15
 
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py

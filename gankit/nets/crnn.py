@@ -61,7 +61,7 @@ class CRNNGenerator(nn.Module):
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         inputs = self.step_inputs(z, y)  # (B, T, S + K)
-        previous = z.new_zeros(len(z), self.features)  # the first step sees a zero "previous output"
+        previous = torch.zeros_like(inputs[:, 0, :1]).expand(-1, self.features)  # the first step: a zero "previous output"
         states: list[tuple[Tensor, Tensor] | None] = [None] * len(self.cells)
         outputs = []
         for t in range(self.length):  # step by step: each step reads the output of the one before

@@ -31,7 +31,8 @@ class SpatialGenerator(nn.Module):
     """
 
     def __init__(self, channels: int, *, local_dim: int, global_dim: int = 0, periodic_dim: int = 0,
-                 width: int = 64, n_up: int = 4, wave_hidden: int = 60, norm: str | None = "batch") -> None:
+                 width: int = 64, n_up: int = 4, wave_hidden: int = 60, norm: str | None = "batch",
+                 upsample: str = "transpose") -> None:
         super().__init__()
         if periodic_dim and not global_dim:
             raise ValueError("PSGAN's periodic component needs a global code to learn its wave numbers from")
@@ -39,9 +40,8 @@ class SpatialGenerator(nn.Module):
         self.noise_dim = local_dim + global_dim + periodic_dim
         widths = [self.noise_dim, *stage_widths(width, n_up - 2)]  # e.g. noise -> 4w -> 2w -> w
         self.body = nn.Sequential(*(
-            conv_unit(widths[i], widths[i + 1], KERNEL, STRIDE, PADDING, norm=norm, act=nn.ReLU(), field=G_NORM,
-                      transpose=True) for i in range(n_up - 1)))
-        self.out = nn.Sequential(nn.ConvTranspose2d(widths[-1], channels, KERNEL, STRIDE, PADDING), nn.Tanh())
+            up_unit(widths[i], widths[i + 1], upsample, norm=norm, act=nn.ReLU()) for i in range(n_up - 1)))
+        self.out = nn.Sequential(*up_unit(widths[-1], channels, upsample, norm=None, act=None), nn.Tanh())
         self.waves = (nn.Sequential(nn.Linear(global_dim, wave_hidden), nn.ReLU(), nn.Linear(wave_hidden, 2 * periodic_dim))
                       if periodic_dim else None)
         if self.waves is not None:
@@ -78,6 +78,16 @@ class SpatialGenerator(nn.Module):
             waves = self.periodic(global_map[:, :, 0, 0], phase[:, :, 0, 0], *z.shape[2:], period)
             z = torch.cat([local, global_map, waves], dim=1)  # (B, L + G + P, h, w)
         return self.out(self.body(z))  # (B, C, h 2^n_up, w 2^n_up)
+
+
+def up_unit(ch_in: int, ch_out: int, upsample: str, *, norm: str | None, act: nn.Module | None) -> nn.Sequential:
+    """One x2 up-sampling step: ``transpose``, a 4x4 stride-2 transposed conv (the papers), or ``resize``, nearest
+    x2 then a 3x3 conv (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts": every output pixel gets the
+    same number of kernel taps, so no checkerboard)."""
+    if upsample == "transpose":
+        return conv_unit(ch_in, ch_out, KERNEL, STRIDE, PADDING, norm=norm, act=act, field=G_NORM, transpose=True)
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                         *conv_unit(ch_in, ch_out, 3, 1, 1, norm=norm, act=act, field=G_NORM))
 
 
 def init_wave_numbers(last: nn.Linear, periodic_dim: int) -> None:

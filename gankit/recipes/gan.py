@@ -108,15 +108,6 @@ class GAN(Recipe):
     def label_classes(self) -> int:
         return self.num_classes
 
-    def export_form(self):  # noqa: ANN201
-        """Noise z (and labels y); C-RNN-GAN's recurrent G (model.arch=crnn) reads its batch size as a number."""
-        from gankit.nets.crnn import CRNNGenerator
-        from gankit.recipes.export_form import PYTHON_BATCH_SIZE, NotExportable
-
-        if isinstance(self.G, CRNNGenerator):
-            raise NotExportable(PYTHON_BATCH_SIZE)
-        return super().export_form()
-
     def sample_latent(self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Latent:
         device = next(self.G.parameters()).device
         z = noise.randn(n, self.z_dim, device=device, generator=generator)

@@ -40,6 +40,7 @@ class TextureArgs:
     global_dim: int = 0  # PSGAN's global code (0: SGAN, local noise only)
     periodic_dim: int = 0  # PSGAN's periodic channels, their wave numbers learnt from the global code
     wave_hidden: int = 60  # width of the MLP from the global code to the wave numbers
+    upsample: str = "transpose"  # G's x2 steps: transpose (the papers) or resize (nearest x2 + 3x3 conv)
     features: str = "auto"  # Markovian GAN: D's fixed features, vgg (VGG19 relu3_1), random, or auto
     tv_weight: float = 1.0e-4  # Markovian GAN: weight of the total-variation prior on G's output
 
@@ -59,6 +60,8 @@ class TextureArgs:
         if self.periodic_dim and not self.global_dim:
             raise ConfigError("recipe_args.periodic_dim > 0 needs recipe_args.global_dim > 0: PSGAN learns the "
                               "periodic wave numbers from the global code")
+        if self.upsample not in UPSAMPLE:
+            raise ConfigError(f"recipe_args.upsample: {unknown('up-sampling step', self.upsample, UPSAMPLE)}")
         if self.features not in FEATURES:
             raise ConfigError(f"recipe_args.features: {unknown('feature network', self.features, FEATURES)}")
         if not self.tv_weight >= 0:
@@ -74,7 +77,8 @@ class TextureArgs:
 
 
 FEATURES = ("auto", "vgg", "random")
-SPATIAL_ARGS = ("crop", "crops", "layers", "global_dim", "periodic_dim", "wave_hidden")
+UPSAMPLE = ("transpose", "resize")  # gankit/nets/texture.py up_unit
+SPATIAL_ARGS = ("crop", "crops", "layers", "global_dim", "periodic_dim", "wave_hidden", "upsample")
 RANDOM_FEATURES_SEED = 1234  # the Markovian D's random features; the gram metric uses other random filters
 
 
@@ -101,7 +105,7 @@ class PSGAN(Recipe):
         channels = data.sample_shape[0]
         G = SpatialGenerator(channels, local_dim=cfg.model.z_dim, global_dim=args.global_dim,
                              periodic_dim=args.periodic_dim, width=cfg.model.g_width, n_up=args.layers,
-                             wave_hidden=args.wave_hidden, norm=cfg.model.g_norm)
+                             wave_hidden=args.wave_hidden, norm=cfg.model.g_norm, upsample=args.upsample)
         return cls(G, cls.discriminator(cfg, args, channels), args=args, objective=cls.objective_for(cfg))
 
     @classmethod
@@ -179,7 +183,7 @@ class MarkovianGAN(PSGAN):
     else fixed random convolutions of the same shape), plus a total-variation prior on G's output."""
 
     paper = "Li & Wand 2016, Precomputed Real-Time Texture Synthesis with Markovian Generative Adversarial Networks"
-    takes = ("crop", "crops", "layers", "features", "tv_weight")
+    takes = ("crop", "crops", "layers", "upsample", "features", "tv_weight")
 
     @classmethod
     def resolve_args(cls, cfg) -> dict:  # noqa: ANN001

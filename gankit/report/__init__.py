@@ -21,7 +21,8 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:1150px;margin:auto;pad
          "pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.85em}")
 
 
-def _png_data_uri(data: bytes) -> str:
+def png_data_uri(data: bytes) -> str:
+    """PNG bytes as a data URI an <img> shows (the reports and the explorer embed their pictures this way)."""
     return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
@@ -129,7 +130,7 @@ def _eval_section(evals: list[dict]) -> str:
     parts = ["<h2>Evaluation</h2>", _table(["step", "checkpoint"] + [k.removeprefix("eval/") for k in keys], body)]
     curves = {k: v for k, v in series(evals, keys).items() if len(v) > 1 and not k.endswith("_std")}
     if curves:
-        parts.append(f'<img alt="metrics" src="{_png_data_uri(_plot(curves, title="evaluation scores"))}">')
+        parts.append(f'<img alt="metrics" src="{png_data_uri(_plot(curves, title="evaluation scores"))}">')
     protocol = evals[-1].get("protocol", {})
     parts.append("<h3>Protocol of the latest evaluation</h3>"
                  + _table(["field", "value"], [[k, json.dumps(v) if isinstance(v, (dict, list)) else v]
@@ -165,14 +166,14 @@ def report_page(run_path: str | Path) -> str:
     parts.append(_symptom_section(symptoms(run), cfg.symptoms.enabled if cfg else True))
     parts.append(_eval_section(evals))
     if train_rows:
-        parts.append(f'<h2>Losses</h2><img alt="losses" src="{_png_data_uri(loss_plot(train_rows))}">')
+        parts.append(f'<h2>Losses</h2><img alt="losses" src="{png_data_uri(loss_plot(train_rows))}">')
         diagnostics = diagnostics_plot(train_rows)
         if diagnostics:
-            parts.append(f'<img alt="symptom signals" src="{_png_data_uri(diagnostics)}">')
+            parts.append(f'<img alt="symptom signals" src="{png_data_uri(diagnostics)}">')
     if shown:
         parts.append("<h2>Samples from a fixed z over training</h2><div>")
         for path in shown:
-            parts.append(f'<figure><img alt="{path.stem}" src="{_png_data_uri(path.read_bytes())}">'
+            parts.append(f'<figure><img alt="{path.stem}" src="{png_data_uri(path.read_bytes())}">'
                          f"<figcaption>{path.stem}</figcaption></figure>")
         parts.append("</div>")
     parts.append(_sentences_section(run))
@@ -181,7 +182,7 @@ def report_page(run_path: str | Path) -> str:
         parts.append("<h2>Samples at the end of each training stage</h2><div>")
         for path in stages:
             step, name = path.stem.split("_", 2)[1:]
-            parts.append(f'<figure><img alt="{_esc(path.stem)}" src="{_png_data_uri(path.read_bytes())}">'
+            parts.append(f'<figure><img alt="{_esc(path.stem)}" src="{png_data_uri(path.read_bytes())}">'
                          f"<figcaption>{_esc(name)} (step {int(step)})</figcaption></figure>")
         parts.append("</div>")
     if run.config.is_file():
@@ -274,15 +275,15 @@ def write_compare(run_paths: list[str | Path], out: str | Path) -> Path:
     for key in keys:
         curves = {s["run"]: [(r["step"], r[f"eval/{key}"]) for r in s["evals"] if f"eval/{key}" in r] for s in summaries}
         if any(len(v) > 1 for v in curves.values()):
-            parts.append(f'<img alt="{_esc(key)}" src="{_png_data_uri(_plot(curves, title=key))}">')
+            parts.append(f'<img alt="{_esc(key)}" src="{png_data_uri(_plot(curves, title=key))}">')
     loss_keys = sorted({k for s in summaries for r in s["rows"] for k in r if k.startswith("G/")})
     for key in loss_keys[:3]:
         curves = {s["run"]: [(r["step"], r[key]) for r in s["rows"] if key in r] for s in summaries}
-        parts.append(f'<img alt="{_esc(key)}" src="{_png_data_uri(_plot(curves, title=key))}">')
+        parts.append(f'<img alt="{_esc(key)}" src="{png_data_uri(_plot(curves, title=key))}">')
     parts.append("<h2>Last samples</h2><div>")
     for s in summaries:
         if s["last_sample"] is not None:
-            parts.append(f'<figure><img alt="{_esc(s["run"])}" src="{_png_data_uri(s["last_sample"].read_bytes())}">'
+            parts.append(f'<figure><img alt="{_esc(s["run"])}" src="{png_data_uri(s["last_sample"].read_bytes())}">'
                          f"<figcaption>{_esc(s['run'])} ({_esc(s['last_sample'].stem)})</figcaption></figure>")
         if s.get("last_text") is not None:
             text = s["last_text"].read_text(encoding="utf-8").splitlines()[:8]

@@ -3,7 +3,6 @@ uploaded image translated, reconstructed or inpainted, and the run's evaluations
 a loaded ``Run``; the Flask app (gankit/serve/__init__.py) parses the requests and calls them."""
 from __future__ import annotations
 
-import base64
 import io
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +19,7 @@ from gankit.recipes.encoding import Encoding
 from gankit.recipes.inpainting import ContextEncoderGAN
 from gankit.recipes.translation import Translation
 from gankit.report import eval_rows, symptoms
+from gankit.report import png_data_uri as report_data_uri
 from gankit.train.rundir import RunDir
 from gankit.viz import picture
 
@@ -139,7 +139,7 @@ def png_data_uri(image: Tensor) -> str:
     """A (3, H, W) uint8 picture as a PNG data URI the page shows in an <img>."""
     buffer = io.BytesIO()
     Image.fromarray(image.permute(1, 2, 0).numpy()).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return report_data_uri(buffer.getvalue())
 
 
 def evaluations(run: Run) -> list[dict[str, Any]]:
