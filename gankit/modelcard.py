@@ -47,15 +47,36 @@ def json_safe(value: Any) -> Any:  # noqa: ANN401
     return [json_safe(v) for v in value] if isinstance(value, list) else value
 
 
-def card_data(run: Any) -> Any:  # noqa: ANN401  (Run -> ModelCardData)
-    """The YAML header: library, tags, pipeline, data set and the data's licence (gankit.data.datasets.LICENCES)."""
+def card_data(run: Any, evaluations: list[dict[str, Any]] = ()) -> Any:  # noqa: ANN401  (Run -> ModelCardData)
+    """The YAML header: library, tags, pipeline, data set, the data's licence (gankit.data.datasets.LICENCES) and,
+    when the run was evaluated, the Hub's model-index (``eval_results``) with the latest evaluation's scores."""
     from huggingface_hub import ModelCardData
 
     licence = data_licence(run.data.name)
     tags = list(dict.fromkeys(["gankit", "gan", "pytorch", run.config.preset, run.config.recipe, run.data.kind]))
     extra = {"license_name": f"{run.data.name}-terms", "license_link": licence.link} if licence.hub_id == "other" else {}
+    results = eval_results(run, evaluations[-1]) if evaluations else []
+    if results:
+        extra.update(model_name=f"{run.config.preset}-{Path(run.data.name).name}", eval_results=results)
     return ModelCardData(library_name="gankit", license=licence.hub_id, tags=tags, pipeline_tag=pipeline_tag(run),
                          datasets=[run.data.name] if run.data.name in DATASETS else None, **extra)
+
+
+def eval_results(run: Any, row: dict[str, Any]) -> list[Any]:  # noqa: ANN401  (Run, an evaluation row)
+    """One huggingface_hub ``EvalResult`` per finite score of the evaluation ``row``; its metric_config names the
+    protocol (features, sample count, split), so the Hub's leaderboard shows what the number was measured with."""
+    from huggingface_hub import EvalResult
+
+    protocol = row.get("protocol", {})
+    reference = str(protocol.get("reference", ""))  # "name:split"
+    shared = "; ".join(f"{k}: {_value(v)}" for k, v in protocol.items() if not isinstance(v, dict))
+    scores = {key.removeprefix("eval/"): value for key, value in row.items()
+              if key.startswith("eval/") and isinstance(value, (int, float)) and math.isfinite(value)}
+    return [EvalResult(task_type=pipeline_tag(run) or "other", dataset_type=run.data.name,
+                       dataset_name=Path(run.data.name).name, dataset_split=reference.rpartition(":")[2] or None,
+                       metric_type=name, metric_value=value,
+                       metric_config="; ".join(filter(None, [shared, _value(protocol.get(name, ""))])) or None)
+            for name, value in scores.items()]
 
 
 def pipeline_tag(run: Any) -> str | None:  # noqa: ANN401  (Run)
@@ -77,7 +98,7 @@ def write_card(run: Any, config: dict[str, Any], folder: Path, *, load_as: str) 
     body = [title(run), model_section(run, config), data_section(run), training_section(config["training"]),
             samples, evaluation_section(config["evaluations"]), symptom_section(config["symptoms"]),
             usage_section(run, load_as)]
-    card = ModelCard(f"---\n{card_data(run).to_yaml()}\n---\n\n" + "\n\n".join(body) + "\n")
+    card = ModelCard(f"---\n{card_data(run, config['evaluations']).to_yaml()}\n---\n\n" + "\n\n".join(body) + "\n")
     card.save(folder / "README.md")
 
 

@@ -5,6 +5,7 @@ A new preset or recipe is covered by existing: nothing to add here.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 
@@ -23,6 +24,12 @@ from tests.conftest import SHARED_DATA, TINY, shared_file
 
 
 def tiny_overrides(preset: str) -> list[str]:
+    return list(_tiny_overrides(preset))  # a fresh list: callers add to it
+
+
+@functools.lru_cache(maxsize=None)
+def _tiny_overrides(preset: str) -> tuple[str, ...]:
+    """Each preset resolved once per process (the parametrisations below and other test modules ask again)."""
     cfg = gankit.config.resolve(preset)
     extra = ["model.attention=8"] if cfg.model.attention else []
     image = ["data.image_size=16"] if default_image_size(cfg.data.name) is not None else []  # not points, text, ...
@@ -36,7 +43,7 @@ def tiny_overrides(preset: str) -> list[str]:
         extra.append(f"data.root={SHARED_DATA}")
     if cfg.data.name == "moving-mnist":  # built from ../shared/data's mnist.npz: 16 px frames, 8 of them
         extra += [f"data.root={SHARED_DATA}", "data.image_size=16", "data.frames=8"]
-    return TINY + extra + image + TRANSLATION.get(cfg.recipe, []) + TEXTURE.get(cfg.recipe, [])
+    return tuple(TINY + extra + image + TRANSLATION.get(cfg.recipe, []) + TEXTURE.get(cfg.recipe, []))
 
 
 SHARED_TEXT = ("coco-captions", "emnlp-news")
@@ -130,7 +137,10 @@ def test_unchanged_network_is_reported() -> None:
     assert unchanged_networks(initial, final) == ["D.1"]
 
 
-@pytest.mark.parametrize(("preset", "overrides"), cases(), ids=[c[0] for c in cases()])
+CASES = cases()
+
+
+@pytest.mark.parametrize(("preset", "overrides"), CASES, ids=[c[0] for c in CASES])
 def test_recipe_conforms(preset: str, overrides: list[str], tmp_path, paired_npz) -> None:  # noqa: ANN001
     if f"data.root={SHARED_DATA}" in overrides:  # skips with the reason when ../shared/data is absent
         shared_file("mnist.npz" if "data.frames=8" in overrides else "coco_captions_train.txt")

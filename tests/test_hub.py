@@ -88,6 +88,11 @@ def test_model_card(published) -> None:  # noqa: ANN001
     assert row["kind"] == "eval"
     assert f"| 1 | 2 | latest.pt | {row['eval/high_quality']:.4g} | {row['eval/modes']} | inf |" in text
     assert "reference: ring8:test; seed: 0; sampler: ema" in text  # the evaluation's protocol
+    # the Hub's model-index: each finite score of the latest evaluation (reverse_kl is inf: left out)
+    results = {r.metric_type: r for r in card.data.eval_results}
+    assert card.data.model_name == "gan-ring8" and "reverse_kl" not in results
+    assert results["modes"].metric_value == row["eval/modes"] and results["modes"].dataset_split == "test"
+    assert results["high_quality"].dataset_name == "ring8" and "sampler: ema" in results["high_quality"].metric_config
     assert "- batch size: 4" in text and "None detected during training." in text
     assert f"gankit.from_pretrained({str(folder)!r})" in text
     with Image.open(folder / "samples.png") as image:
