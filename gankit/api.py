@@ -319,17 +319,12 @@ class Run:
         """Score this generator (defaults: the run's ``eval`` config) and, with ``log``, append the
         row (scores and protocol) to the run's metrics.jsonl. Returns {'eval/fid': ..., 'protocol': {...}}.
         ``truncation``: score samples drawn with the truncation trick at this psi (recorded in the protocol)."""
-        from dataclasses import replace
-
-        from gankit.evaluate import Evaluation
+        from gankit.evaluate import evaluate_once
 
         if isinstance(metrics, str):
             metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-        given = {"metrics": metrics, "n": n, "features": features, "split": split, "seed": seed,
-                 "truncation": truncation}
-        cfg = replace(self.config.eval, **{k: v for k, v in given.items() if v is not None})
-        evaluation = Evaluation(cfg, self.config.data, self.data, self.recipe, self.device, train_missing=True)
-        row = evaluation(self.recipe, self.step)
+        row = evaluate_once(self.config, self.data, self.recipe, self.device, self.step, metrics=metrics, n=n,
+                            features=features, split=split, seed=seed, truncation=truncation)
         row["checkpoint"] = self.checkpoint
         if log:
             run = RunDir(self.path)

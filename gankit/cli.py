@@ -224,11 +224,11 @@ def _write_sentences(run, args: argparse.Namespace) -> None:  # noqa: ANN001  (R
     if args.out is None:
         print("\n".join(lines))
         return
+    from gankit.train.rundir import write_text_atomic
+
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(out, "".join(f"{line}\n" for line in lines))
     print(f"wrote {len(lines)} sentences to {out}")
 
 
@@ -396,9 +396,9 @@ def cmd_eval_exported(args: argparse.Namespace) -> None:
     if out is None:
         print("not saved: an exported file has no metrics.jsonl; pass --out FILE.json to keep this row")
         return
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(row, indent=1) + "\n")
-    os.replace(tmp, out)
+    from gankit.train.rundir import write_text_atomic
+
+    write_text_atomic(out, json.dumps(row, indent=1) + "\n")
     print(f"wrote {out}")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from gankit.errors import ConfigError, unknown
+from gankit.errors import ConfigError, first_line, unknown
 from gankit.nets import ModelConfig
 
 PRESET_DIR = Path(__file__).parent / "configs"
@@ -330,11 +330,7 @@ def merge(layers: list) -> Config:
         return OmegaConf.to_object(OmegaConf.merge(*layers))  # type: ignore[return-value]
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or "?"
-        raise ConfigError(f"bad value for {key}: {_first_line(e)}") from None
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0]
+        raise ConfigError(f"bad value for {key}: {first_line(e)}") from None
 
 
 def _require(ok: bool, key: str, rule: str, value: Any) -> None:

@@ -25,6 +25,13 @@ class NonFiniteLossError(GankitError):
     """A loss became NaN or Inf; training stopped."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (a library's may run to a traceback-like page), or its type's name
+    when the message is empty: what a one-line error message quotes."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def nearest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """The valid names closest to ``name``, best first (difflib ratio)."""
     choices = sorted(set(choices))

@@ -281,6 +281,15 @@ class Evaluation:
         return p
 
 
+def evaluate_once(cfg: Any, data: DataInfo, recipe: Recipe, device: torch.device, step: int,  # noqa: ANN401
+                  **given: Any) -> dict[str, Any]:  # noqa: ANN401
+    """One evaluation row of ``recipe`` under the run's config ``cfg`` (its ``eval`` section, with each ``given``
+    setting that is not None over it: metrics, n, features, split, seed, truncation), missing domain evaluators
+    trained on the way: what ``Run.evaluate`` and ``gankit eval FILE`` score with."""
+    eval_cfg = replace(cfg.eval, **{k: v for k, v in given.items() if v is not None})
+    return Evaluation(eval_cfg, cfg.data, data, recipe, device, train_missing=True)(recipe, step)
+
+
 def _chunks(x: Tensor, size: int) -> Iterator[Tensor]:
     for start in range(0, len(x), size):
         yield x[start:start + size]

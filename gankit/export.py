@@ -8,7 +8,7 @@ the file's metadata. The file is written to a temporary name beside ``path``, ch
 back; gankit/export_eval.py scores one with the run's own evaluation code.
 
 ONNX goes through ``torch.onnx.export(dynamo=False)``, the TorchScript-based exporter: it exports every exportable
-preset, in about 0.1 s for a tiny one, where the dynamo exporter takes seconds each (see /work/issue16/export.md).
+preset, in about 0.1 s for a tiny one, where the dynamo exporter takes seconds each (README, "Share and ship").
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from gankit.errors import ConfigError, GankitError, unknown
+from gankit.errors import ConfigError, GankitError, first_line, unknown
 from gankit.recipes.export_form import ExportForm, NotExportable, SamplerInput
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -184,9 +184,8 @@ def export(run: Any, path: str | Path, *, format: str = "onnx",  # noqa: A002,AN
         except GankitError:
             raise
         except Exception as e:  # noqa: BLE001  (the exporters and runtimes raise their own types)
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ConfigError(f"the {format} export of the {run.config.preset!r} generator failed: {first}; nothing was "
-                              "written (please report this preset)") from e
+            raise ConfigError(f"the {format} export of the {run.config.preset!r} generator failed: {first_line(e)}; "
+                              "nothing was written (please report this preset)") from e
         if not diff <= TOLERANCE:
             raise ConfigError(f"the exported {format} generator differs from the PyTorch one by {diff:.3g} (more than "
                               f"{TOLERANCE:g}) on the same inputs; nothing was written (please report this preset: "
@@ -293,7 +292,7 @@ class ExportedGenerator:
             raise
         except Exception as e:  # noqa: BLE001  (onnxruntime and torch.jit raise their own types for bad files)
             raise ConfigError(f"cannot read {str(self.path)!r} as an exported {self.format} generator: "
-                              f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+                              f"{first_line(e)}") from None
         if "config" not in self.metadata:
             raise ConfigError(f"{str(self.path)!r} holds no gankit metadata: export it with gankit export")
 

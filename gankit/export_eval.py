@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from gankit import config as cfgmod
 from gankit.api import build_recipe
 from gankit.errors import ConfigError
-from gankit.evaluate import Evaluation
+from gankit.evaluate import evaluate_once
 from gankit.export import ExportedGenerator
 from gankit.types import DataInfo
 
@@ -71,10 +71,8 @@ def evaluate_exported(path: str | Path, metrics: list[str] | None = None, *, dat
     set in its metadata or ``data``; returns the row (scores and protocol) as ``Run.evaluate`` does."""
     exported = ExportedGenerator(path)
     cfg, info, recipe = exported_recipe(exported, data)
-    given = {"metrics": metrics, "n": n, "features": features, "split": split, "seed": seed, "truncation": truncation}
-    eval_cfg = replace(cfg.eval, **{k: v for k, v in given.items() if v is not None})
-    evaluation = Evaluation(eval_cfg, cfg.data, info, recipe, torch.device("cpu"), train_missing=True)
-    row = evaluation(recipe, int(exported.metadata.get("step", 0)))
+    row = evaluate_once(cfg, info, recipe, torch.device("cpu"), int(exported.metadata.get("step", 0)),
+                        metrics=metrics, n=n, features=features, split=split, seed=seed, truncation=truncation)
     sampler = exported.metadata.get("sampler", "G")
     row["protocol"]["sampler"] = f"{exported.format} file {exported.path.name} ({sampler})"
     row["checkpoint"] = exported.metadata.get("checkpoint")

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gankit.errors import CheckpointError, ConfigError, GankitError
+from gankit.errors import CheckpointError, ConfigError, GankitError, first_line
 from gankit.modelcard import SAMPLES_NAME, history, write_card
 from gankit.types import DataInfo
 
@@ -224,7 +224,7 @@ def hub_errors(repo_id: str, action: str, hint: str = "") -> Iterator[None]:
         yield
     except (OSError, ValueError, errors.HTTPError) as e:  # HTTPError: the HTTP client's own (DNS, refused, timeout)
         offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        why = "HF_HUB_OFFLINE is set" if offline else f"{type(e).__name__}: {str(e).strip().splitlines()[0]}"
+        why = "HF_HUB_OFFLINE is set" if offline else f"{type(e).__name__}: {first_line(e)}"
         raise HubError(f"cannot {action} the Hugging Face Hub repository {repo_id!r} ({why}){hint}. Online, check the repo "
                        "id and your token (HF_TOKEN or `hf auth login`); offline, write and load a local folder: "
                        "`gankit publish RUN --out DIR` and gankit.from_pretrained('DIR')") from None
@@ -322,7 +322,7 @@ def load_weights(recipe: torch.nn.Module, state: dict[str, Tensor], left_out: li
             return
         except RuntimeError as e:  # torch names each tensor of the wrong shape
             problems = [("wrong shape", [line.strip().removeprefix("size mismatch for ") for line in str(e).splitlines()
-                                         if "size mismatch" in line] or [str(e).splitlines()[0]])]
+                                         if "size mismatch" in line] or [first_line(e)])]
     said = "; ".join(f"{what}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}" for what, keys in problems)
     raise CheckpointError(f"{path} does not match the networks its config.json builds ({said}); the folder's files "
                           "come from different models: publish the run again")

@@ -456,7 +456,7 @@ from dataclasses import dataclass  # noqa: E402  (appended section)
 
 @dataclass(frozen=True)
 class DataLicence:
-    """A data set's terms as its source states them (/work/shared/data/README.md for the offline copies): ``hub_id``
+    """A data set's terms as its source states them (for the offline copies, the README of the shared data folder): ``hub_id``
     is the Hugging Face licence identifier of a model card's YAML header ("other" or "unknown" where none fits),
     ``terms`` says it in words and ``link`` where to read it."""
 

@@ -83,8 +83,7 @@ def feed_input_and_labels(x: Tensor, y: Tensor | None) -> tuple[Tensor, ...]:
     return (x,) if y is None else (x, y)
 
 
-# why a recipe whose G reads its batch size as a number cannot export (ProGAN, LapGAN, MoCoGAN, StackGAN's text
-# encoder, C-RNN-GAN's G)
+# why a recipe whose G reads its batch size as a number cannot export (StackGAN's caption encoder)
 PYTHON_BATCH_SIZE = ("its generator reads the batch size as a Python number (len() of an input) to shape tensors, "
                      "which tracing (torch.jit.trace and the ONNX exporter) records as a constant, so the graph "
                      "would take one batch size only")
@@ -116,5 +115,4 @@ def image_form(recipe) -> ExportForm:  # noqa: ANN001  (Translation)
 
 
 __all__ = ["PYTHON_BATCH_SIZE", "NotExportable", "SamplerInput", "ExportForm", "LatentSampler", "noise_form",
-           "image_form",
-           "labels_input", "feed_input_and_labels"]
+           "image_form", "labels_input", "feed_input_and_labels"]

@@ -87,7 +87,6 @@ class LapGAN(GAN):
         common["z_dim"] = G.noise_dim
         return cls(G, D, **common)
 
-
     def networks(self) -> dict[str, nn.Module]:
         return {**{f"G.levels.{k}": g for k, g in enumerate(self.G.levels)}, **{f"D.{k}": d for k, d in enumerate(self.D)}}
 

@@ -71,7 +71,6 @@ class ProGAN(GAN):
         images = (step - 1) * self.batch_size * distributed.world_size()
         return growth_at(images, levels=self.levels, fade=self.fade, stable=self.stable)
 
-
     def representative_step(self) -> int:
         """The first step fully grown: the dearest kind (train.minutes then never overruns)."""
         images = self.levels * (self.fade + self.stable)  # growth_at reaches levels there

@@ -95,7 +95,6 @@ class MoCoGAN(VideoGAN):
         D_video, D_image = VideoDiscriminator(spec, cfg.model), frame_discriminator(data.sample_shape, cfg.model)
         return cls(G, D_video, D_image=D_image, **{**cls.common_args(cfg, data, objective), "z_dim": split.total})
 
-
     def networks(self) -> dict[str, nn.Module]:
         return {"G": self.G, "D": self.D, "D_image": self.D_image}
 

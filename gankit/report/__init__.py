@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gankit.train.rundir import RunDir
+from gankit.train.rundir import RunDir, write_text_atomic
 
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1150px;margin:auto;padding:0 1em;color:#222}"
          "img{max-width:100%}table{border-collapse:collapse;margin:.5em 0}"
@@ -291,7 +291,5 @@ def write_compare(run_paths: list[str | Path], out: str | Path) -> Path:
     parts.append("</div>")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(_page("gankit compare", parts))
-    os.replace(tmp, out)
+    write_text_atomic(out, _page("gankit compare", parts))
     return out

@@ -13,6 +13,14 @@ from gankit import distributed
 from gankit.errors import ConfigError
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it and a rename: a reader sees the old file or
+    the new one, never a part."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def is_main_process() -> bool:
     """True on rank 0 of a torchrun job, or when not distributed."""
     return distributed.is_main()
@@ -65,9 +73,7 @@ class RunDir:
 
     def write_text(self, path: Path, text: str) -> None:
         if self.main:
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            write_text_atomic(path, text)
 
     def write_json(self, path: Path, value: Any) -> None:
         self.write_text(path, json.dumps(value, indent=1) + "\n")
