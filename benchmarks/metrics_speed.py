@@ -1,7 +1,7 @@
 """Speed of gankit's evaluation: feature extraction, then FID / KID / precision-recall, next to torchmetrics' FID.
 
-Images are deterministic: ``--n`` MNIST test digits as "real" (``/work/shared/data`` or
-``--root``; random images when the file is absent) and a perturbed copy (Gaussian noise
+Images are deterministic: ``--n`` MNIST test digits as "real" (``--root``, else
+``$GANKIT_DATA`` / ``~/.cache/gankit/data``; random images when the file is absent) and a perturbed copy (Gaussian noise
 0.3, clamped to [-1, 1], fixed seed) as "fake". Every image is 28x28 grey in [-1, 1].
 
 Rows:
@@ -54,7 +54,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     parser.add_argument("--batch", type=int, default=100, help="extraction batch size (default 100)")
     parser.add_argument("--quick", action="store_true", help=f"n={QUICK_N}: checks that everything runs")
-    parser.add_argument("--root", default="/work/shared/data", help="where mnist.npz lives")
+    parser.add_argument("--root", default=None, help="where mnist.npz lives (default: $GANKIT_DATA)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--features-only", action="store_true",
                         help="skip extraction: time FID/KID/PR on n synthetic 2048-d features per side "
@@ -62,12 +62,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def make_images(n: int, root: str) -> tuple[Tensor, Tensor, str]:
+def make_images(n: int, root: str | None) -> tuple[Tensor, Tensor, str]:
     """(real, fake, description): n MNIST test digits (random images without the file) and a noisy copy."""
     from gankit.data import load_dataset
     try:
         real = load_dataset("mnist", split="test", root=root, limit=n).x[:n].float()  # (n, 1, 28, 28) in [-1, 1]
-        source = f"MNIST test ({root})"
+        source = f"MNIST test ({root or '$GANKIT_DATA'})"
     except GankitError as e:
         print(f"note: MNIST not loaded ({e}); using random images")
         real = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1

@@ -4,7 +4,7 @@ initialisation, trained on the same 100 labelled digits alone for the same numbe
 (``gankit.bench.supervised_only``). Salimans et al. 2016 report 0.93% test error with 100
 labels (feature matching, about 300 epochs); Li et al. 2017 0.91% for Triple-GAN; this runs a CPU-sized budget.
 
-    GANKIT_DATA=/work/shared/data .venv/bin/python benchmarks/semi_supervised.py                 # 4 minutes each
+    GANKIT_DATA=../shared/data .venv/bin/python benchmarks/semi_supervised.py                 # 4 minutes each
     .venv/bin/python benchmarks/semi_supervised.py --steps 3000 --seed 1 --presets ssgan data.root=/path
 
 Extra arguments are config overrides for every run (data.root=..., device=cuda, ...). Each run's steps are

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from PIL import Image
 
 import gankit
@@ -58,11 +59,15 @@ def test_texture_sources_single_file_and_bricks(tmp_path) -> None:  # noqa: ANN0
         load_dataset(str(tmp_path / "broken.jpg"))
 
 
-def test_tileable_texture_has_no_seams() -> None:
+@pytest.mark.parametrize("upsample,rgb_width", [("transpose", 0), ("resize", 0), ("resize", 4)])
+def test_tileable_texture_has_no_seams(upsample: str, rgb_width: int) -> None:
     """A tile made from periodic noise equals every period of the image G makes from that noise repeated: its
-    copies join exactly as G would have continued it."""
+    copies join exactly as G would have continued it (also with the full-resolution RGB conv: G's reach grows
+    by one pixel, still inside TILE_MARGIN)."""
     torch.manual_seed(0)
-    G = SpatialGenerator(3, local_dim=3, global_dim=4, periodic_dim=2, width=4, n_up=3).eval()
+    G = SpatialGenerator(3, local_dim=3, global_dim=4, periodic_dim=2, width=4, n_up=3, upsample=upsample,
+                         rgb_width=rgb_width).eval()
+    assert sum(isinstance(m, nn.Conv2d) for m in G.out) == (rgb_width > 0) + (upsample == "resize")
     period = 3
     z = torch.rand(1, 9, period, period)
     with torch.no_grad():
@@ -89,6 +94,9 @@ def test_sample_any_size_tile_and_bad_input(tmp_path, capsys) -> None:  # noqa: 
     (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
     assert main(["train", "psgan", "--data", str(tmp_path / "broken.png"), "--out", str(tmp_path / "r3"), *TINY[:-1]]) == 2
     assert "not a readable image" in capsys.readouterr().err and not (tmp_path / "r3").exists()
+    assert main(["train", "psgan", "--out", str(tmp_path / "r5"), *TINY[:-1], "recipe_args.rgb_width=-1"]) == 2
+    assert "recipe_args.rgb_width=-1: must be an int >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "r5").exists()
     assert main(["sample", str(run.path), "--size", "4", "--out", str(tmp_path / "t4.png")]) == 2
     assert not (tmp_path / "t4.png").exists()
     assert main(["sample", str(run.path), "--size", "32", "--class", "1", "--out", str(tmp_path / "c.png")]) == 2

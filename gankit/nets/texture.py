@@ -27,12 +27,14 @@ class SpatialGenerator(nn.Module):
     a global code (the same at every position: one texture per code) and, for each periodic channel, a phase in
     [0, 2 pi) (constant over space). G replaces the phases by the periodic component sin(k . (row, col) + phase),
     its wave numbers k (2 per channel) learnt from the global code by a small MLP (PSGAN, Sec. 3.2); SGAN is
-    local noise alone (global = periodic = 0). Output (B, C, h 2^n_up, w 2^n_up) in [-1, 1].
+    local noise alone (global = periodic = 0). Output (B, C, h 2^n_up, w 2^n_up) in [-1, 1]. With ``rgb_width``,
+    the last up-sampling step makes rgb_width feature channels (normalised, ReLU) and a 3x3 conv at full
+    resolution makes the image: a layer of its own for pixel-level detail (the papers: the last step makes it).
     """
 
     def __init__(self, channels: int, *, local_dim: int, global_dim: int = 0, periodic_dim: int = 0,
                  width: int = 64, n_up: int = 4, wave_hidden: int = 60, norm: str | None = "batch",
-                 upsample: str = "transpose") -> None:
+                 upsample: str = "transpose", rgb_width: int = 0) -> None:
         super().__init__()
         if periodic_dim and not global_dim:
             raise ValueError("PSGAN's periodic component needs a global code to learn its wave numbers from")
@@ -41,7 +43,12 @@ class SpatialGenerator(nn.Module):
         widths = [self.noise_dim, *stage_widths(width, n_up - 2)]  # e.g. noise -> 4w -> 2w -> w
         self.body = nn.Sequential(*(
             up_unit(widths[i], widths[i + 1], upsample, norm=norm, act=nn.ReLU()) for i in range(n_up - 1)))
-        self.out = nn.Sequential(*up_unit(widths[-1], channels, upsample, norm=None, act=None), nn.Tanh())
+        if rgb_width:  # the last step to rgb_width channels, then a full-resolution 3x3 conv to the image
+            last = [*up_unit(widths[-1], rgb_width, upsample, norm=norm, act=nn.ReLU()),
+                    nn.Conv2d(rgb_width, channels, 3, 1, 1)]
+        else:  # the papers: the last step makes the image
+            last = [*up_unit(widths[-1], channels, upsample, norm=None, act=None)]
+        self.out = nn.Sequential(*last, nn.Tanh())
         self.waves = (nn.Sequential(nn.Linear(global_dim, wave_hidden), nn.ReLU(), nn.Linear(wave_hidden, 2 * periodic_dim))
                       if periodic_dim else None)
         if self.waves is not None:

@@ -41,6 +41,7 @@ class TextureArgs:
     periodic_dim: int = 0  # PSGAN's periodic channels, their wave numbers learnt from the global code
     wave_hidden: int = 60  # width of the MLP from the global code to the wave numbers
     upsample: str = "transpose"  # G's x2 steps: transpose (the papers) or resize (nearest x2 + 3x3 conv)
+    rgb_width: int = 0  # > 0: G's last step makes this many channels, then a full-resolution 3x3 conv makes RGB
     features: str = "auto"  # Markovian GAN: D's fixed features, vgg (VGG19 relu3_1), random, or auto
     tv_weight: float = 1.0e-4  # Markovian GAN: weight of the total-variation prior on G's output
 
@@ -54,7 +55,7 @@ class TextureArgs:
         for name in ("crops", "wave_hidden"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"recipe_args.{name}={getattr(self, name)!r}: must be an int >= 1")
-        for name in ("global_dim", "periodic_dim"):
+        for name in ("global_dim", "periodic_dim", "rgb_width"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ConfigError(f"recipe_args.{name}={getattr(self, name)!r}: must be an int >= 0 (0: none)")
         if self.periodic_dim and not self.global_dim:
@@ -78,7 +79,7 @@ class TextureArgs:
 
 FEATURES = ("auto", "vgg", "random")
 UPSAMPLE = ("transpose", "resize")  # gankit/nets/texture.py up_unit
-SPATIAL_ARGS = ("crop", "crops", "layers", "global_dim", "periodic_dim", "wave_hidden", "upsample")
+SPATIAL_ARGS = ("crop", "crops", "layers", "global_dim", "periodic_dim", "wave_hidden", "upsample", "rgb_width")
 RANDOM_FEATURES_SEED = 1234  # the Markovian D's random features; the gram metric uses other random filters
 
 
@@ -105,7 +106,8 @@ class PSGAN(Recipe):
         channels = data.sample_shape[0]
         G = SpatialGenerator(channels, local_dim=cfg.model.z_dim, global_dim=args.global_dim,
                              periodic_dim=args.periodic_dim, width=cfg.model.g_width, n_up=args.layers,
-                             wave_hidden=args.wave_hidden, norm=cfg.model.g_norm, upsample=args.upsample)
+                             wave_hidden=args.wave_hidden, norm=cfg.model.g_norm, upsample=args.upsample,
+                             rgb_width=args.rgb_width)
         return cls(G, cls.discriminator(cfg, args, channels), args=args, objective=cls.objective_for(cfg))
 
     @classmethod
@@ -183,7 +185,7 @@ class MarkovianGAN(PSGAN):
     else fixed random convolutions of the same shape), plus a total-variation prior on G's output."""
 
     paper = "Li & Wand 2016, Precomputed Real-Time Texture Synthesis with Markovian Generative Adversarial Networks"
-    takes = ("crop", "crops", "layers", "upsample", "features", "tv_weight")
+    takes = ("crop", "crops", "layers", "upsample", "rgb_width", "features", "tv_weight")
 
     @classmethod
     def resolve_args(cls, cfg) -> dict:  # noqa: ANN001
