@@ -76,6 +76,9 @@ def process_group(device_type: str) -> Iterator[None]:
                             timeout=datetime.timedelta(minutes=int(os.environ.get("GANKIT_DIST_TIMEOUT_MIN", "30"))))
     try:
         yield
+        # every rank past its last collective before any tears gloo down: a rank whose peer had already left
+        # could abort at exit ("terminate called without an active exception", seen once in CI after a resume)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
