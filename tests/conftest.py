@@ -38,6 +38,26 @@ def paired_npz(tmp_path_factory) -> str:  # noqa: ANN001
     return str(write_paired_npz(tmp_path_factory.mktemp("paired") / "pairs.npz"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _session_cache(tmp_path_factory):  # noqa: ANN001, ANN202
+    """No test reads or writes the user's ~/.cache/gankit: domain evaluators a test trains or loads without naming a
+    cache folder go to this session's own (so a test that needs an evaluator must train it, as on a fresh machine)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GANKIT_CACHE", str(tmp_path_factory.getbasetemp() / "session-cache"))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def mnist_evaluator(tmp_path_factory):  # noqa: ANN001, ANN201
+    """The MNIST evaluator, trained once per test session (per xdist worker) into a folder of its own."""
+    from gankit.metrics.domain import train_evaluator
+
+    root = shared_file("mnist.npz").parent
+    return train_evaluator("mnist", root=str(root), cache_dir=tmp_path_factory.getbasetemp() / "evaluators",
+                           progress=False)
+
+
 @pytest.fixture(scope="module")
 def evaluator_cache(tmp_path_factory):  # noqa: ANN001, ANN201
     """Domain evaluators go to a fresh cache folder for the module (the digits one trains in seconds, once)."""

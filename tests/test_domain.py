@@ -26,14 +26,6 @@ from gankit.metrics.stats import MetricInputError
 from conftest import shared_file  # tests/ is on sys.path under pytest; "tests." is not under .venv/bin/pytest
 
 
-@pytest.fixture(scope="session")
-def mnist_evaluator(tmp_path_factory: pytest.TempPathFactory) -> DomainEvaluator:
-    """The MNIST evaluator, trained once per session: a second module using this fixture finds it in the cache."""
-    root = shared_file("mnist.npz").parent
-    cache = tmp_path_factory.getbasetemp() / "evaluators"
-    return train_evaluator("mnist", root=str(root), cache_dir=cache, progress=False)
-
-
 @pytest.fixture(scope="module")
 def digits_evaluator(tmp_path_factory: pytest.TempPathFactory) -> DomainEvaluator:
     return train_evaluator("digits", cache_dir=tmp_path_factory.mktemp("digits_cache"), progress=False)

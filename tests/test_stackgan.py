@@ -15,7 +15,7 @@ from gankit.data import load_dataset
 from gankit.data.captions import stroke_attributes
 from gankit.data.text import Vocabulary
 from gankit.errors import DataError
-from tests.conftest import SHARED_DATA, TINY, shared_file
+from tests.conftest import SHARED_DATA, TINY
 
 CAPTIONS = ["a red circle", "a blue square", "a small red square", "a large blue circle", "a red square",
             "a blue circle"]
@@ -94,16 +94,13 @@ def test_bad_caption_exits_2_and_writes_nothing(tiny_run: gankit.Run, tmp_path: 
 
 
 @pytest.mark.slow
-def test_stackgan_draws_the_class_the_caption_names(tmp_path: Path) -> None:
+def test_stackgan_draws_the_class_the_caption_names(tmp_path: Path, mnist_evaluator) -> None:  # noqa: ANN001
     """MNIST captions, a short budget (mostly stage I): the MNIST evaluator sees the class the caption names in stage
     I's images well above chance and above the untrained G of the same seed (which draws one digit for every caption)."""
-    shared_file("mnist.npz")
-    from gankit.metrics.domain import load_evaluator
-
     run = gankit.train("stackgan", out=tmp_path / "run", overrides=LEARNING)
     untrained = gankit.api.build_recipe(run.config, run.data, torch.device("cpu"))
     untrained.load_state_dict({k: v for k, v in run.recipe.state_dict().items() if "caption" in k}, strict=False)
-    evaluator = load_evaluator("mnist-captions", root=SHARED_DATA)
+    evaluator = mnist_evaluator  # "mnist-captions" has MNIST's images: the MNIST evaluator reads them
     labels = torch.arange(500) % 10
 
     def stage_one_accuracy(recipe) -> float:  # noqa: ANN001
