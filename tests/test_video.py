@@ -87,6 +87,11 @@ def test_vgan_composes_foreground_mask_and_background() -> None:
     expected = parts.mask * parts.foreground + (1 - parts.mask) * parts.background[:, None]
     torch.testing.assert_close(parts.video, expected)
     assert VideoDiscriminator(spec, cfg)(parts.video).logit.shape == (3,)
+    # keep_time (MoCoGAN's D_V as in the authors' code): strides (1, 2, 2), the trunk ends with all 8 frames, not 2
+    kept = VideoDiscriminator(spec, cfg, keep_time=True)
+    assert [conv.stride for conv in kept.modules() if isinstance(conv, torch.nn.Conv3d)] == [(1, 2, 2)] * 2
+    assert kept.trunk.features == 4 * VideoDiscriminator(spec, cfg).trunk.features
+    assert kept(parts.video).logit.shape == (3,)
 
     split = MotionSplit(content=5, motion=3, noise=2, frames=8)
     M = MoCoGANGenerator(spec, cfg, split).eval()

@@ -129,13 +129,13 @@ class VideoDiscriminator(nn.Module):
     """A clip discriminator (VGAN's D, MoCoGAN's D_V): 3D-GAN's strided 3D convolutions over (C, T, H, W), then
     the shared head. (B, T, C, H, W) -> DOut."""
 
-    def __init__(self, spec: NetSpec, cfg: ModelConfig) -> None:
+    def __init__(self, spec: NetSpec, cfg: ModelConfig, *, keep_time: bool = False) -> None:
         super().__init__()
         frames, channels, size = clip_shape(spec.sample_shape)
         if cfg.label_input is not None:
             raise ConfigError("the video discriminators take no labels: set model.label_input=null")
         self.trunk = VolumeTrunk(in_channels=channels, depth=frames, size=size, width=cfg.d_width, norm=cfg.d_norm,
-                                 spectral=cfg.d_spectral_norm)
+                                 spectral=cfg.d_spectral_norm, keep_depth=keep_time)
         label_input = LabelInput(None, 0, self.trunk.features, cfg.d_spectral_norm)
         self.head = DHead(self.trunk.features, label_input, spec.aux_dim, cfg.d_spectral_norm)
 

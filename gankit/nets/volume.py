@@ -77,13 +77,14 @@ class VolumeGenerator(nn.Module):
 
 class VolumeTrunk(nn.Module):
     """Wu et al. 2016's D body: (B, C, D, S, S) -> n x [Conv3d 4/2, norm, LeakyReLU 0.2] to (B, F) features, F =
-    width * 2^(n-1) * d0 * s0^2 (no norm on the input layer, as DCGAN)."""
+    width * 2^(n-1) * d0 * s0^2 (no norm on the input layer, as DCGAN). ``keep_depth``: every layer strides space only
+    (3x4x4, stride (1, 2, 2)), so d0 = depth (MoCoGAN's video D in its authors' code keeps every frame)."""
 
     def __init__(self, *, in_channels: int, depth: int, size: int, width: int, norm: str | None = "batch",
-                 spectral: bool = False) -> None:
+                 spectral: bool = False, keep_depth: bool = False) -> None:
         super().__init__()
         base, n_down = resolution_plan(size, "volume")
-        depth_base, depth_downs = depth_plan(depth, n_down)
+        depth_base, depth_downs = (depth, 0) if keep_depth else depth_plan(depth, n_down)
         layers: list[nn.Module] = []
         ch_in, ch = in_channels, width
         for i in range(n_down):

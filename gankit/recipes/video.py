@@ -74,7 +74,8 @@ class VGAN(VideoGAN):
 @register_recipe("mocogan")
 class MoCoGAN(VideoGAN):
     """Tulyakov et al. 2018: content code + GRU motion codes -> an image G per frame; an image discriminator on
-    single frames and a video discriminator on clips, both trained in D's phase and both judging G."""
+    single frames and a video discriminator on clips, both trained in D's phase and both judging G. recipe_args:
+    motion_dim, noise_dim (10, 10), keep_time (D_V strides space only, as the authors' code; default false)."""
 
     paper = "Tulyakov et al. 2018, MoCoGAN: Decomposing Motion and Content for Video Generation"
 
@@ -85,14 +86,15 @@ class MoCoGAN(VideoGAN):
     @classmethod
     def from_config(cls, cfg, data) -> "MoCoGAN":  # noqa: ANN001
         args = dict(cfg.recipe_args)
-        check_recipe_args(args, ("motion_dim", "noise_dim"), cfg.recipe)
+        check_recipe_args(args, ("motion_dim", "noise_dim", "keep_time"), cfg.recipe)
         objective = cls.objective_for(cfg)
         frames = data.sample_shape[0]
         split = MotionSplit(content=cfg.model.z_dim, motion=int(args.get("motion_dim", 10)),
                             noise=int(args.get("noise_dim", 10)), frames=frames)
         spec = cls.spec(cfg, data, objective)
         G = MoCoGANGenerator(spec, cfg.model, split)
-        D_video, D_image = VideoDiscriminator(spec, cfg.model), frame_discriminator(data.sample_shape, cfg.model)
+        D_video = VideoDiscriminator(spec, cfg.model, keep_time=bool(args.get("keep_time", False)))
+        D_image = frame_discriminator(data.sample_shape, cfg.model)
         return cls(G, D_video, D_image=D_image, **{**cls.common_args(cfg, data, objective), "z_dim": split.total})
 
     def networks(self) -> dict[str, nn.Module]:
