@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from conftest import shared_file  # tests/ is on sys.path under pytest; "tests." is not under .venv/bin/pytest
-from test_domain import mnist_evaluator  # noqa: F401 - the session's MNIST evaluator (trained once, then cached)
 
 from gankit.data import default_image_size, list_datasets, load_dataset
 from gankit.data.datasets import _stacked_indices
@@ -67,14 +66,14 @@ def test_mode_statistics_hand_computed() -> None:
     assert uniform_kl_floor(PROTOCOL_SAMPLES) == pytest.approx(999 / 52_000)
 
 
-def test_stacked_modes_checks_inputs(mnist_evaluator: DomainEvaluator) -> None:  # noqa: F811
+def test_stacked_modes_checks_inputs(mnist_evaluator: DomainEvaluator) -> None:
     with pytest.raises(MetricInputError, match=r"\(N, 3, H, W\)"):
         stacked_mnist_modes(torch.zeros(4, 1, 28, 28), mnist_evaluator)
 
 
 # ---------------------------------------------------------------- with the MNIST evaluator
 
-def test_real_stacked_mnist_covers_all_modes(mnist_evaluator: DomainEvaluator, root: str) -> None:  # noqa: F811
+def test_real_stacked_mnist_covers_all_modes(mnist_evaluator: DomainEvaluator, root: str) -> None:
     real = load_dataset("stacked-mnist", split="train", root=root, limit=PROTOCOL_SAMPLES, seed=0)
     result = stacked_mnist_modes(real.x, mnist_evaluator)
     assert result["n"] == PROTOCOL_SAMPLES
@@ -84,7 +83,7 @@ def test_real_stacked_mnist_covers_all_modes(mnist_evaluator: DomainEvaluator, r
     assert abs(result["kl"] - truth["kl"]) < 0.01, (result, truth)
 
 
-def test_collapsed_samples_give_one_and_eight_modes(mnist_evaluator: DomainEvaluator, root: str) -> None:  # noqa: F811
+def test_collapsed_samples_give_one_and_eight_modes(mnist_evaluator: DomainEvaluator, root: str) -> None:
     mnist = load_dataset("mnist", split="test", root=root)
     _, logits = mnist_evaluator.extract(mnist.x)
     right = logits.argmax(dim=1) == mnist.y  # the counting is under test here, not the classifier
